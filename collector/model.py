@@ -1,0 +1,149 @@
+"""Plain records passed between validation, the store and the routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+TEST_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
+RUN_STATUSES = ("passed", "failed", "error", "skipped")
+SCOPES = ("ingest", "read", "admin")
+
+
+@dataclass(frozen=True, slots=True)
+class Org:
+    id: int
+    name: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: int
+    org: str
+    name: str
+    created_at: str
+
+    @property
+    def slug(self) -> str:
+        return f"{self.org}/{self.name}"
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    """A token as stored: never the secret, only its bcrypt hash.
+
+    ``project`` is None for admin tokens, which belong to no project.
+    """
+
+    token_id: str
+    secret_hash: bytes
+    project: Project | None
+    scopes: tuple[str, ...]
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+
+
+@dataclass(slots=True)
+class TestResult:
+    id: str
+    name: str
+    suite: str | None
+    file: str | None
+    line: int | None
+    status: str
+    duration_ms: float
+    attempts: int
+    flaky: bool
+    message: str | None
+    details: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "name": self.name,
+            "suite": self.suite,
+            "file": self.file,
+            "line": self.line,
+            "status": self.status,
+            "duration_ms": self.duration_ms,
+            "attempts": self.attempts,
+            "flaky": self.flaky,
+            "message": self.message,
+            "details": self.details,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    total: int = 0
+    passed: int = 0
+    failed: int = 0
+    error: int = 0
+    skipped: int = 0
+    xfailed: int = 0
+    xpassed: int = 0
+    flaky: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "total": self.total,
+            "passed": self.passed,
+            "failed": self.failed,
+            "error": self.error,
+            "skipped": self.skipped,
+            "xfailed": self.xfailed,
+            "xpassed": self.xpassed,
+            "flaky": self.flaky,
+        }
+
+
+@dataclass(slots=True)
+class RunPayload:
+    """A validated, normalised run, ready to store.
+
+    ``digest`` is the SHA-256 of the canonical form; two payloads with the same
+    digest are the same content (a client retry).
+    """
+
+    run_id: str
+    status: str
+    started_at: str
+    duration_ms: float | None
+    ci: dict[str, Any]
+    vcs: dict[str, Any]
+    reporter: dict[str, Any]
+    tests: list[TestResult]
+    counts: Counts
+    digest: str
+
+
+@dataclass(slots=True)
+class StoredRun:
+    run_id: str
+    status: str
+    started_at: str
+    duration_ms: float | None
+    received_at: str
+    ci: dict[str, Any]
+    vcs: dict[str, Any]
+    reporter: dict[str, Any]
+    counts: Counts
+    digest: str
+    tests: list[TestResult] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class InsertOutcome:
+    """What storing a run did: ``created``, ``duplicate`` (same digest) or ``conflict``."""
+
+    outcome: str
+    run: StoredRun
+
+
+@dataclass(frozen=True, slots=True)
+class RunPage:
+    runs: list[StoredRun]
+    next_cursor: str | None

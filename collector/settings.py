@@ -1,0 +1,117 @@
+"""Collector settings: flags > ``TESTRUN_*`` environment > defaults, resolved once.
+
+Nothing else in the collector reads the environment; code takes a Settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+DEFAULT_DB = "testrun.sqlite3"
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _non_negative_float(value: str) -> float:
+    number = float(value)
+    if number < 0 or number != number:
+        raise ValueError("must be zero or more")
+    return number
+
+
+def _log_format(value: str) -> str:
+    if value not in ("json", "text"):
+        raise ValueError("must be 'json' or 'text'")
+    return value
+
+
+def _bcrypt_rounds(value: str) -> int:
+    number = int(value)
+    if not 4 <= number <= 31:
+        raise ValueError("must be between 4 and 31")
+    return number
+
+
+@dataclass(frozen=True, kw_only=True)
+class Settings:
+    db: str = DEFAULT_DB
+    host: str = "127.0.0.1"
+    port: int = 8080
+    threads: int = 8
+    #: the most bytes a request body may have, before and after gzip inflation
+    max_body_bytes: int = 32 * 1024 * 1024
+    max_tests_per_run: int = 100_000
+    busy_timeout_s: float = 5.0
+    #: seconds an in-flight request may take to finish after SIGTERM
+    shutdown_timeout_s: float = 20.0
+    #: idle seconds before a client connection is closed (slow clients)
+    channel_timeout_s: int = 30
+    log_format: str = "json"
+    bcrypt_rounds: int = 12
+    #: failed verifications allowed per token id per window before 429
+    auth_failures_per_token: int = 5
+    auth_failure_window_s: float = 60.0
+    #: failed bcrypt checks per second across the whole process before 429
+    auth_failures_per_second: int = 20
+    #: sustained requests per second per token; 0 turns the limit off
+    token_rate_per_s: float = 100.0
+    token_burst: int = 200
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [f.name for f in dataclasses.fields(cls)]
+
+    @classmethod
+    def resolve(cls, *, flags: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from parsed flags (None means not given) over ``TESTRUN_<NAME>`` variables."""
+        values: dict[str, Any] = {}
+        env = env or {}
+        for name in cls.field_names():
+            variable = f"TESTRUN_{name.upper()}"
+            if variable in env and env[variable] != "":
+                values[name] = _convert(name, env[variable], f"environment variable {variable}")
+        for name, value in (flags or {}).items():
+            if value is not None and name in cls.field_names():
+                values[name] = _convert(name, str(value), f"--{name.replace('_', '-')}")
+        return cls(**values)
+
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "db": str,
+    "host": str,
+    "port": int,
+    "threads": _positive_int,
+    "max_body_bytes": _positive_int,
+    "max_tests_per_run": _positive_int,
+    "busy_timeout_s": _non_negative_float,
+    "shutdown_timeout_s": _non_negative_float,
+    "channel_timeout_s": _positive_int,
+    "log_format": _log_format,
+    "bcrypt_rounds": _bcrypt_rounds,
+    "auth_failures_per_token": _positive_int,
+    "auth_failure_window_s": _non_negative_float,
+    "auth_failures_per_second": _positive_int,
+    "token_rate_per_s": _non_negative_float,
+    "token_burst": _positive_int,
+}
+
+
+def _convert(name: str, raw: str, source: str) -> Any:
+    try:
+        value = _CONVERTERS[name](raw)
+    except ValueError as exc:
+        reason = str(exc) if "must" in str(exc) else "is not a valid value"
+        raise ConfigError(f"{source}={raw!r} {reason}") from None
+    if name == "port" and not 0 <= value <= 65535:
+        raise ConfigError(f"{source}={raw!r} must be a TCP port between 0 and 65535")
+    return value
