@@ -105,12 +105,14 @@ class RunPayload:
     """A validated, normalised run, ready to store.
 
     ``digest`` is the SHA-256 of the canonical form; two payloads with the same
-    digest are the same content (a client retry).
+    digest are the same content (a client retry). ``started_at`` is None when
+    the client sent none; the store then uses the time it was received, which
+    stays out of the digest so a retry is still the same content.
     """
 
     run_id: str
     status: str
-    started_at: str
+    started_at: str | None
     duration_ms: float | None
     ci: dict[str, Any]
     vcs: dict[str, Any]
