@@ -1,0 +1,332 @@
+"""Request authentication: ``Authorization: Bearer <token>`` to a Principal.
+
+Per request, in this order:
+
+1. the header must be ``Bearer <token>`` and the token's checksum must hold;
+   nothing else touches the database;
+2. a token this process has not verified yet must pass two throttles that
+   guard bcrypt: failures per token id per window, and failed bcrypt checks per
+   second process-wide. Beyond either, 429 without running bcrypt;
+3. one ``store.get_token`` by id, on every request, so revocation and expiry
+   take effect on the next request on every node;
+4. bcrypt, only for a token this process has not verified (a bounded cache
+   keyed by the token's SHA-256); an unknown id is checked against a dummy hash
+   of the same cost so it takes as long as a wrong secret;
+5. the per-token request rate (token bucket), the last-use write (at most
+   once a minute per token), then the scope (403).
+
+Every authentication failure is the same Unauthorized, so no answer tells which
+check failed; the metrics' ``reason`` label tells the operator.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, NoReturn, Protocol
+
+from .errors import Forbidden, TooManyRequests, Unauthorized
+from .model import SCOPES, Project, TokenRecord
+from .timeutil import utc_now
+from .tokens import hash_secret, mint_token, parse_token, secret_matches
+
+if TYPE_CHECKING:
+    from .metrics import Metrics
+    from .settings import Settings
+
+#: verified tokens remembered per process (and tokens with rate-limit state)
+VERIFIED_CACHE_SIZE = 10_000
+#: token ids whose recent failures are remembered
+FAILURE_TABLE_SIZE = 100_000
+#: seconds between two last-used writes for one token in one process
+TOUCH_INTERVAL_S = 60.0
+_GLOBAL_WINDOW_S = 1.0
+
+
+class TokenSource(Protocol):
+    """The part of the Store that authentication needs."""
+
+    def get_token(self, token_id: str) -> TokenRecord | None: ...
+
+    def touch_token(self, token_id: str, when: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class Principal:
+    token_id: str
+    project: Project | None
+    scopes: tuple[str, ...]
+
+
+class _Window:
+    """Failures counted in a fixed window that starts at the first failure after the last one ended."""
+
+    __slots__ = ("failures", "started")
+
+    def __init__(self, now: float) -> None:
+        self.started = now
+        self.failures = 0
+
+    def roll(self, now: float, length: float) -> None:
+        if now >= self.started + length:
+            self.started, self.failures = now, 0
+
+    def remaining(self, now: float, length: float) -> float:
+        return self.started + length - now
+
+
+class _TokenState:
+    """Per verified token: its request bucket and when its last use was written."""
+
+    __slots__ = ("refilled_at", "tokens", "touched_at")
+
+    def __init__(self, tokens: float, now: float) -> None:
+        self.tokens = tokens
+        self.refilled_at = now
+        self.touched_at: float | None = None
+
+
+class Authenticator:
+    """Authenticates requests; one per app, shared by the server's threads.
+
+    A correct token that this process has not verified yet is refused with 429
+    while its id is throttled (someone sent wrong secrets for it) or while the
+    process-wide failure budget is spent: telling it apart from a wrong secret
+    would take the bcrypt check the throttle exists to avoid. A token already
+    verified by this process is never throttled that way. The client retries
+    429 after Retry-After.
+    """
+
+    def __init__(
+        self,
+        store: TokenSource,
+        settings: Settings,
+        metrics: Metrics | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        now: Callable[[], str] = utc_now,
+    ) -> None:
+        self._store = store
+        self._settings = settings
+        self._metrics = metrics
+        self._clock = clock
+        self._now = now
+        self._lock = threading.Lock()
+        self._verified: OrderedDict[bytes, bytes] = OrderedDict()
+        self._token_state: OrderedDict[str, _TokenState] = OrderedDict()
+        self._failures: OrderedDict[str, _Window] = OrderedDict()
+        self._global_failures = _Window(clock())
+        self._bcrypt_in_flight = 0
+        self._dummy_lock = threading.Lock()
+        self._dummy: bytes | None = None
+
+    def authenticate(self, authorization: str | None, *, scope: str) -> Principal:
+        """Return who is calling, or raise Unauthorized (401), Forbidden (403) or TooManyRequests (429)."""
+        if scope not in SCOPES:
+            raise ValueError(f"unknown scope {scope!r}")
+        token = self._bearer_token(authorization)
+        try:
+            token_id, secret = parse_token(token)
+        except Unauthorized:
+            self._fail("malformed")
+        key = hashlib.sha256(token.encode("ascii")).digest()
+        verified_hash = self._cached(key)
+        if verified_hash is None:
+            record = self._verify(key, token_id, secret)
+        else:
+            record = self._recheck(key, token_id, verified_hash)
+        principal = Principal(token_id=token_id, project=record.project, scopes=tuple(record.scopes))
+        self._spend(token_id)
+        self._touch(token_id)
+        if scope not in principal.scopes:
+            self._count("forbidden")
+            raise Forbidden(f"this token lacks the {scope!r} scope")
+        return principal
+
+    # --- the checks ---------------------------------------------------------
+    def _bearer_token(self, authorization: str | None) -> str:
+        if authorization is None or not authorization.strip():
+            self._fail("missing")
+        parts = authorization.split()
+        if len(parts) != 2 or parts[0].lower() != "bearer":
+            self._fail("malformed")
+        return parts[1]
+
+    def _verify(self, key: bytes, token_id: str, secret: str) -> TokenRecord:
+        """First use of this exact token in this process: throttles, lookup, bcrypt."""
+        self._reserve_bcrypt(token_id)
+        failure: str | None = None
+        try:
+            record = self._store.get_token(token_id)
+            if record is None:
+                self._bcrypt(secret, self._dummy_hash())
+                failure = "unknown"
+            elif not self._bcrypt(secret, record.secret_hash):
+                failure = "bad_secret"
+            else:
+                failure = self._lifecycle_failure(record)
+        finally:
+            self._release_bcrypt(token_id, failed=failure is not None)
+        if failure is not None:
+            self._fail(failure)
+        assert record is not None
+        self._remember(key, record.secret_hash)
+        return record
+
+    def _recheck(self, key: bytes, token_id: str, verified_hash: bytes) -> TokenRecord:
+        """A token verified before: only revocation, expiry or deletion can refuse it now."""
+        record = self._store.get_token(token_id)
+        if record is None or record.secret_hash != verified_hash:
+            failure: str | None = "unknown"
+        else:
+            failure = self._lifecycle_failure(record)
+        if failure is not None:
+            self._forget(key, token_id)
+            self._fail(failure)
+        assert record is not None
+        return record
+
+    def _lifecycle_failure(self, record: TokenRecord) -> str | None:
+        if record.revoked_at is not None:
+            return "revoked"
+        # Both are fixed-width RFC 3339 UTC strings (timeutil.format_utc): text order is time order.
+        if record.expires_at is not None and record.expires_at <= self._now():
+            return "expired"
+        return None
+
+    def _bcrypt(self, secret: str, secret_hash: bytes) -> bool:
+        if self._metrics is not None:
+            self._metrics.bcrypt_verifications.inc()
+        return secret_matches(secret, secret_hash)
+
+    def _dummy_hash(self) -> bytes:
+        """A hash of the configured cost, made on first need so start-up pays no bcrypt."""
+        with self._dummy_lock:
+            if self._dummy is None:
+                self._dummy = hash_secret(mint_token().secret, self._settings.bcrypt_rounds)
+            return self._dummy
+
+    def _fail(self, reason: str) -> NoReturn:
+        self._count(reason)
+        raise Unauthorized()
+
+    def _count(self, reason: str) -> None:
+        if self._metrics is not None:
+            self._metrics.auth_failures.labels(reason=reason).inc()
+
+    # --- throttling failures ------------------------------------------------
+    def _reserve_bcrypt(self, token_id: str) -> None:
+        """Allow one bcrypt check now, or raise 429 without running it."""
+        now = self._clock()
+        with self._lock:
+            reason, wait = "throttled", self._per_id_wait(token_id, now)
+            if wait == 0:
+                reason, wait = "throttled_global", self._global_wait(now)
+            if wait == 0:
+                self._bcrypt_in_flight += 1
+                return
+        self._count(reason)
+        raise TooManyRequests("too many failed authentication attempts; try again later", retry_after=math.ceil(wait))
+
+    def _per_id_wait(self, token_id: str, now: float) -> float:
+        """Seconds until this id may be checked again; the caller holds the lock."""
+        window = self._failures.get(token_id)
+        if window is None:
+            return 0.0
+        length = self._settings.auth_failure_window_s
+        window.roll(now, length)
+        if window.failures < self._settings.auth_failures_per_token:
+            return 0.0
+        return window.remaining(now, length)
+
+    def _global_wait(self, now: float) -> float:
+        """Seconds until the process-wide budget frees; the caller holds the lock.
+
+        Checks still running count as possible failures, so concurrent requests
+        cannot all slip under the budget at once.
+        """
+        overall = self._global_failures
+        overall.roll(now, _GLOBAL_WINDOW_S)
+        if overall.failures + self._bcrypt_in_flight < self._settings.auth_failures_per_second:
+            return 0.0
+        return overall.remaining(now, _GLOBAL_WINDOW_S)
+
+    def _release_bcrypt(self, token_id: str, *, failed: bool) -> None:
+        now = self._clock()
+        with self._lock:
+            self._bcrypt_in_flight -= 1
+            if not failed:
+                return
+            self._global_failures.roll(now, _GLOBAL_WINDOW_S)
+            self._global_failures.failures += 1
+            window = self._failures.get(token_id)
+            if window is None:
+                window = self._failures[token_id] = _Window(now)
+            window.roll(now, self._settings.auth_failure_window_s)
+            window.failures += 1
+            self._failures.move_to_end(token_id)
+            while len(self._failures) > FAILURE_TABLE_SIZE:
+                self._failures.popitem(last=False)
+
+    # --- verified tokens: cache, rate limit, last use -------------------------
+    def _cached(self, key: bytes) -> bytes | None:
+        with self._lock:
+            verified_hash = self._verified.get(key)
+            if verified_hash is not None:
+                self._verified.move_to_end(key)
+            return verified_hash
+
+    def _remember(self, key: bytes, secret_hash: bytes) -> None:
+        with self._lock:
+            self._verified[key] = secret_hash
+            self._verified.move_to_end(key)
+            while len(self._verified) > VERIFIED_CACHE_SIZE:
+                self._verified.popitem(last=False)
+
+    def _forget(self, key: bytes, token_id: str) -> None:
+        with self._lock:
+            self._verified.pop(key, None)
+            self._token_state.pop(token_id, None)
+
+    def _state(self, token_id: str, now: float) -> _TokenState:
+        """This token's state; the caller holds the lock."""
+        state = self._token_state.get(token_id)
+        if state is None:
+            state = self._token_state[token_id] = _TokenState(float(self._settings.token_burst), now)
+        self._token_state.move_to_end(token_id)
+        while len(self._token_state) > VERIFIED_CACHE_SIZE:
+            self._token_state.popitem(last=False)
+        return state
+
+    def _spend(self, token_id: str) -> None:
+        """Take one request from the token's bucket, or raise 429 with the wait for the next."""
+        rate = self._settings.token_rate_per_s
+        if rate <= 0:
+            return
+        now = self._clock()
+        with self._lock:
+            state = self._state(token_id, now)
+            elapsed = max(0.0, now - state.refilled_at)
+            state.tokens = min(float(self._settings.token_burst), state.tokens + elapsed * rate)
+            state.refilled_at = now
+            if state.tokens >= 1:
+                state.tokens -= 1
+                return
+            wait = (1 - state.tokens) / rate
+        self._count("rate_limited")
+        raise TooManyRequests("too many requests for this token; slow down", retry_after=math.ceil(wait))
+
+    def _touch(self, token_id: str) -> None:
+        """Record last use at most once per TOUCH_INTERVAL_S, so requests stay read-only."""
+        now = self._clock()
+        with self._lock:
+            state = self._state(token_id, now)
+            if state.touched_at is not None and now - state.touched_at < TOUCH_INTERVAL_S:
+                return
+            state.touched_at = now
+        self._store.touch_token(token_id, self._now())
