@@ -48,6 +48,7 @@ class TokenRecord:
 
 @dataclass(slots=True)
 class TestResult:
+    __test__ = False  # a record, not a pytest test class
     id: str
     name: str
     suite: str | None
