@@ -265,7 +265,9 @@ def test_started_at_is_normalised_to_utc(started_at, normalised):
         ("yesterday", "must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-12T10:00:00Z"),
         (1736676000, "must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-12T10:00:00Z"),
         ("2026-02-30T10:00:00Z", "is not a real date and time"),
-        ("0001-01-01T00:00:00+01:00", "is out of the supported range of dates"),
+        ("0001-01-01T00:00:00+01:00", "is not a real date and time"),
+        ("2026-01-12T10:00:61Z", "has seconds over 60"),
+        ("2026-01-12T10:00:00Z\n", "must be an RFC 3339 timestamp with a time zone, e.g. 2026-01-12T10:00:00Z"),
     ],
 )
 def test_invalid_started_at_is_named(started_at, message):
