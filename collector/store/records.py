@@ -1,0 +1,200 @@
+"""Conversions between model records and database rows, shared by the backends.
+
+Rows are read by column name (``row["status"]``), so any mapping-like row
+works; test results travel as plain tuples in ``RESULT_COLUMNS`` order, because
+a run may hold 100,000 of them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ..errors import BadRequest, FieldError
+from ..model import Counts, Project, RunPayload, StoredRun, TestResult, TokenRecord
+
+
+class Row(Protocol):
+    """A row whose columns can be read by name: sqlite3.Row, a psycopg dict row."""
+
+    def __getitem__(self, column: str, /) -> Any: ...
+
+
+#: test_results columns after run_pk, in the order of result_values() and result_from_values()
+RESULT_COLUMNS = (
+    "seq",
+    "test_id",
+    "name",
+    "suite",
+    "file",
+    "line",
+    "status",
+    "duration_ms",
+    "attempts",
+    "flaky",
+    "message",
+    "details",
+)
+
+
+def dump_json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+# --- list cursors -------------------------------------------------------------
+def encode_cursor(started_at: str, pk: int) -> str:
+    """The position after a listed run: url-safe base64, unpadded, of ``[started_at, id]``."""
+    raw = dump_json([started_at, pk]).encode("utf-8")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, int]:
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        value = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise BadRequest("cursor is not valid: use the next_cursor of a previous page, unchanged") from None
+    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and type(value[1]) is int):
+        raise BadRequest("cursor is not valid: it does not mark a position in a list of runs")
+    return value[0], value[1]
+
+
+# --- runs -----------------------------------------------------------------------
+def run_params(project_id: int, run: RunPayload, started_at: str, received_at: str) -> dict[str, Any]:
+    """Named parameters for inserting a run, one per runs column."""
+    counts = run.counts
+    return {
+        "project_id": project_id,
+        "run_id": run.run_id,
+        "status": run.status,
+        "started_at": started_at,
+        "duration_ms": run.duration_ms,
+        "received_at": received_at,
+        "digest": run.digest,
+        "ci": dump_json(run.ci),
+        "vcs": dump_json(run.vcs),
+        "reporter": dump_json(run.reporter),
+        "branch": run.vcs.get("branch"),
+        "commit_sha": run.vcs.get("commit"),
+        "tests_total": counts.total,
+        "passed": counts.passed,
+        "failed": counts.failed,
+        "error": counts.error,
+        "skipped": counts.skipped,
+        "xfailed": counts.xfailed,
+        "xpassed": counts.xpassed,
+        "flaky": counts.flaky,
+    }
+
+
+def stored_run_from_payload(run: RunPayload, started_at: str, received_at: str) -> StoredRun:
+    return StoredRun(
+        run_id=run.run_id,
+        status=run.status,
+        started_at=started_at,
+        duration_ms=run.duration_ms,
+        received_at=received_at,
+        ci=run.ci,
+        vcs=run.vcs,
+        reporter=run.reporter,
+        counts=run.counts,
+        digest=run.digest,
+    )
+
+
+def stored_run_from_row(row: Row, tests: list[TestResult] | None = None) -> StoredRun:
+    return StoredRun(
+        run_id=row["run_id"],
+        status=row["status"],
+        started_at=row["started_at"],
+        duration_ms=row["duration_ms"],
+        received_at=row["received_at"],
+        ci=json.loads(row["ci"]),
+        vcs=json.loads(row["vcs"]),
+        reporter=json.loads(row["reporter"]),
+        counts=Counts(
+            total=row["tests_total"],
+            passed=row["passed"],
+            failed=row["failed"],
+            error=row["error"],
+            skipped=row["skipped"],
+            xfailed=row["xfailed"],
+            xpassed=row["xpassed"],
+            flaky=row["flaky"],
+        ),
+        digest=row["digest"],
+        tests=tests,
+    )
+
+
+# --- test results ---------------------------------------------------------------
+def result_values(run_pk: int, tests: list[TestResult]) -> list[tuple[Any, ...]]:
+    """``(run_pk, *RESULT_COLUMNS)`` per test; seq is the test's position in the payload."""
+    return [
+        (
+            run_pk,
+            seq,
+            t.id,
+            t.name,
+            t.suite,
+            t.file,
+            t.line,
+            t.status,
+            t.duration_ms,
+            t.attempts,
+            1 if t.flaky else 0,  # an exact int binds without the adapter lookup a bool costs
+            t.message,
+            t.details,
+        )
+        for seq, t in enumerate(tests)
+    ]
+
+
+def result_from_values(values: Sequence[Any]) -> TestResult:
+    """A test from its ``RESULT_COLUMNS[1:]`` values (everything but seq)."""
+    test_id, name, suite, file, line, status, duration_ms, attempts, flaky, message, details = values
+    return TestResult(test_id, name, suite, file, line, status, duration_ms, attempts, bool(flaky), message, details)
+
+
+def repeated_test_id(tests: list[TestResult]) -> FieldError | None:
+    """The first test whose id an earlier test of the run already has, if any."""
+    seen: dict[str, int] = {}
+    for index, test in enumerate(tests):
+        first = seen.setdefault(test.id, index)
+        if first != index:
+            return FieldError(f"tests[{index}].id", f"duplicates tests[{first}].id")
+    return None
+
+
+# --- projects and tokens --------------------------------------------------------
+def project_from_row(row: Row) -> Project:
+    """From ``id, org, name, created_at``."""
+    return Project(id=row["id"], org=row["org"], name=row["name"], created_at=row["created_at"])
+
+
+def token_from_row(row: Row) -> TokenRecord:
+    """From the tokens columns and ``project_id, project_org, project_name, project_created_at``.
+
+    The project columns are NULL for an admin token.
+    """
+    project = None
+    if row["project_id"] is not None:
+        project = Project(
+            id=row["project_id"],
+            org=row["project_org"],
+            name=row["project_name"],
+            created_at=row["project_created_at"],
+        )
+    return TokenRecord(
+        token_id=row["token_id"],
+        secret_hash=bytes(row["secret_hash"]),
+        project=project,
+        scopes=tuple(row["scopes"].split()),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        revoked_at=row["revoked_at"],
+        last_used_at=row["last_used_at"],
+    )

@@ -1,0 +1,173 @@
+"""What only the SQLite backend promises: its pragmas, its file, its locking and its errors."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.errors import ConfigError, NotFound, SchemaMismatch, Unavailable
+from collector.model import Project, RunPayload
+from collector.store import open_store
+from collector.store.migrations import load_migrations
+from collector.store.sqlite import SQLiteStore
+
+RECEIVED_AT = "2026-01-12T10:05:00.000000Z"
+
+
+def pragmas(store: SQLiteStore) -> dict[str, Any]:
+    conn = store._connection()  # pragmas are per connection: ask the store's own
+    names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+    return {name: conn.execute(f"PRAGMA {name}").fetchone()[0] for name in names}
+
+
+@pytest.fixture
+def raw(db_path: str) -> Iterator[sqlite3.Connection]:
+    """A second, plain connection to the same file, as another process would have."""
+    conn = sqlite3.connect(db_path, isolation_level=None)
+    yield conn
+    conn.close()
+
+
+def test_every_connection_runs_wal_with_full_sync_and_foreign_keys(new_store: Callable[..., SQLiteStore]) -> None:
+    store = new_store(busy_timeout_s=2.5)
+    seen: list[dict[str, Any]] = []
+    thread = threading.Thread(target=lambda: seen.append(pragmas(store)))
+    thread.start()
+    thread.join()
+
+    expected = {"journal_mode": "wal", "synchronous": 2, "foreign_keys": 1, "busy_timeout": 2500}
+    assert pragmas(store) == expected
+    assert seen == [expected]
+
+
+def test_the_file_is_a_wal_database(store: SQLiteStore, db_path: str) -> None:
+    header = Path(db_path).read_bytes()[:100]
+
+    assert header.startswith(b"SQLite format 3\x00")
+    assert (header[18], header[19]) == (2, 2)  # file format write/read versions: 2 means WAL
+
+
+def test_a_database_held_by_another_writer_is_busy_after_the_timeout(
+    store: SQLiteStore,
+    new_store: Callable[..., SQLiteStore],
+    project: Project,
+    make_run: Callable[..., RunPayload],
+    raw: sqlite3.Connection,
+) -> None:
+    impatient = new_store(busy_timeout_s=0.1)
+    store.insert_run(project, make_run("before"), RECEIVED_AT)
+    raw.execute("BEGIN IMMEDIATE")
+
+    for write in (
+        lambda: impatient.insert_run(project, make_run("during"), RECEIVED_AT),
+        lambda: impatient.create_org("umbrella"),
+        lambda: impatient.touch_token("tok1", RECEIVED_AT),
+    ):
+        with pytest.raises(Unavailable) as raised:
+            write()
+        assert raised.value.message == "database is busy, retry"
+        assert raised.value.headers == {"Retry-After": "1"}
+    assert impatient.get_run(project, "before").tests is not None  # WAL: readers do not wait for the writer
+
+    raw.execute("ROLLBACK")
+    assert impatient.insert_run(project, make_run("during"), RECEIVED_AT).outcome == "created"
+
+
+def test_a_path_in_a_missing_directory_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    path = str(tmp_path / "no-such-dir" / "testrun.sqlite3")
+
+    with pytest.raises(
+        ConfigError, match=re.escape(f"cannot open the SQLite database '{path}': unable to open database file")
+    ):
+        SQLiteStore(path)
+
+
+def test_a_file_that_is_not_a_database_is_a_config_error_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("not a database\n" * 100)
+
+    with pytest.raises(
+        ConfigError, match=re.escape(f"cannot open the SQLite database '{path}': file is not a database")
+    ):
+        SQLiteStore(str(path))
+
+
+def test_an_in_memory_database_is_refused() -> None:
+    with pytest.raises(ConfigError, match="':memory:' is not a file"):
+        SQLiteStore(":memory:")
+
+
+def test_a_database_url_opens_a_sqlite_store(db_path: str) -> None:
+    store = open_store(f"sqlite:///{db_path}", busy_timeout_s=1.0)
+    try:
+        assert isinstance(store, SQLiteStore)
+        assert store.migrate() == [1]
+    finally:
+        store.close()
+
+
+def test_a_database_newer_than_the_code_is_refused(store: SQLiteStore, raw: sqlite3.Connection) -> None:
+    raw.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, '2027-01-01T00:00:00.000000Z')")
+
+    with pytest.raises(SchemaMismatch, match="version 2, newer than this collector knows"):
+        store.migrate()
+    with pytest.raises(SchemaMismatch, match="version 2, this collector needs 1"):
+        store.check_schema()
+
+
+def test_the_sqlite_migrations_run_from_0001_to_the_latest_version() -> None:
+    migrations = load_migrations("sqlite")
+
+    assert [m.version for m in migrations] == list(range(1, SQLiteStore.LATEST_VERSION + 1))
+    assert migrations[0].name == "0001_initial.sql"
+    with pytest.raises(LookupError, match="no migrations folder for the 'oracle' backend"):
+        load_migrations("oracle")
+
+
+def test_a_failure_halfway_through_the_tests_rolls_the_whole_run_back(
+    store: SQLiteStore,
+    project: Project,
+    make_run: Callable[..., RunPayload],
+    make_test: Callable[..., Any],
+    raw: sqlite3.Connection,
+) -> None:
+    tests = [make_test(i) for i in range(10_000)]
+    tests[5_000].status = "exploded"  # violates the CHECK constraint on the 5,001st row
+    run = make_run(tests=tests)
+
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK constraint failed"):
+        store.insert_run(project, run, RECEIVED_AT)
+
+    with pytest.raises(NotFound):
+        store.get_run(project, run.run_id)
+    assert raw.execute("SELECT count(*) FROM runs").fetchone()[0] == 0
+    assert raw.execute("SELECT count(*) FROM test_results").fetchone()[0] == 0
+
+
+def test_closing_closes_the_connections_of_every_thread(store: SQLiteStore, db_path: str) -> None:
+    opened, release = threading.Event(), threading.Event()
+
+    def use_from_another_thread() -> None:
+        store.ping()
+        opened.set()
+        release.wait(10)
+
+    thread = threading.Thread(target=use_from_another_thread)
+    thread.start()
+    opened.wait(10)
+    assert os.path.exists(db_path + "-wal")
+
+    store.close()
+    release.set()
+    thread.join()
+
+    assert not os.path.exists(db_path + "-wal")  # SQLite removes the WAL when its last connection closes
+    with pytest.raises(Unavailable, match="closed"):
+        store.ping()
