@@ -1,0 +1,118 @@
+"""Runs: ingest (``POST /api/v1/runs``, the original ``POST /ingest``) and read."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import bottle
+
+from ..body import read_json_body
+from ..errors import BadRequest, RunConflict
+from ..middleware import request_context
+from ..model import RUN_STATUSES, InsertOutcome, Project, RunPayload, StoredRun
+from ..timeutil import utc_now
+from ..validation import validate_minimal, validate_run
+
+MAX_PAGE = 200
+DEFAULT_PAGE = 50
+
+
+def run_url(run_id: str) -> str:
+    return "/api/v1/runs/" + quote(run_id, safe="")
+
+
+def run_summary(run: StoredRun) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "status": run.status,
+        "started_at": run.started_at,
+        "duration_ms": run.duration_ms,
+        "received_at": run.received_at,
+        "counts": run.counts.as_dict(),
+        "ci": run.ci,
+        "vcs": run.vcs,
+        "reporter": run.reporter,
+        "url": run_url(run.run_id),
+    }
+
+
+def run_detail(run: StoredRun) -> dict[str, Any]:
+    return {**run_summary(run), "tests": [test.as_dict() for test in run.tests or []]}
+
+
+def page_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE
+    try:
+        limit = int(raw)
+    except ValueError:
+        raise BadRequest(f"limit={raw!r} is not a whole number") from None
+    if not 1 <= limit <= MAX_PAGE:
+        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
+    return limit
+
+
+def status_filter(raw: str | None) -> str | None:
+    if raw is None or raw == "":
+        return None
+    if raw not in RUN_STATUSES:
+        raise BadRequest(f"status={raw!r} is not one of {', '.join(RUN_STATUSES)}")
+    return raw
+
+
+def register(app: bottle.Bottle, state: Any) -> None:
+    settings = state.settings
+
+    def accept(project: Project, run: RunPayload) -> dict[str, Any]:
+        context = request_context(bottle.request.environ)
+        context.update(project=project.slug, run_id=run.run_id)
+        result: InsertOutcome = state.store.insert_run(project, run, utc_now())
+        context["outcome"] = result.outcome
+        state.metrics.runs.labels(outcome=result.outcome).inc()
+        if result.outcome == "conflict":
+            raise RunConflict(run.run_id)
+        if result.outcome == "created":
+            state.metrics.tests_ingested.inc(run.counts.total)
+            bottle.response.status = 201
+            bottle.response.set_header("Location", run_url(run.run_id))
+        stored = result.run
+        return {
+            "run_id": stored.run_id,
+            "status": stored.status,
+            "duplicate": result.outcome == "duplicate",
+            "counts": stored.counts.as_dict(),
+            "url": run_url(stored.run_id),
+            "received_at": stored.received_at,
+        }
+
+    @app.post("/api/v1/runs")
+    def post_run() -> dict[str, Any]:
+        principal = state.authenticate("ingest")
+        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes)
+        return accept(principal.project, validate_run(data, max_tests=settings.max_tests_per_run))
+
+    @app.post("/ingest")
+    def post_minimal_run() -> dict[str, Any]:
+        principal = state.authenticate("ingest")
+        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes)
+        return accept(principal.project, validate_minimal(data))
+
+    @app.get("/api/v1/runs")
+    def list_runs() -> dict[str, Any]:
+        principal = state.authenticate("read")
+        query = bottle.request.query
+        page = state.store.list_runs(
+            principal.project,
+            limit=page_limit(query.getunicode("limit")),
+            cursor=query.getunicode("cursor") or None,
+            branch=query.getunicode("branch") or None,
+            status=status_filter(query.getunicode("status")),
+        )
+        return {"runs": [run_summary(run) for run in page.runs], "next_cursor": page.next_cursor}
+
+    @app.get("/api/v1/runs/<run_id:path>")
+    def get_run(run_id: str) -> dict[str, Any]:
+        principal = state.authenticate("read")
+        request_context(bottle.request.environ).update(project=principal.project.slug, run_id=run_id)
+        return run_detail(state.store.get_run(principal.project, run_id))

@@ -1,0 +1,73 @@
+"""``testrun-collector serve``: run the collector on a production WSGI server."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Mapping, Sequence
+
+from . import __version__
+from .errors import CollectorError
+from .logs import configure_logging
+from .settings import Settings
+
+log = logging.getLogger("testrun")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="testrun-collector",
+        description="The testrun collector: stores test runs sent by CI jobs.",
+        epilog="Every setting can also come from a TESTRUN_<NAME> environment variable "
+        "(e.g. TESTRUN_DB, TESTRUN_PORT); a flag wins over the environment.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve = commands.add_parser("serve", help="serve the HTTP API")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1; TESTRUN_HOST)")
+    serve.add_argument("--port", help="TCP port, 0 for any free one (default 8080; TESTRUN_PORT)")
+    serve.add_argument("--db", help="SQLite file path or sqlite:/// URL (default testrun.sqlite3; TESTRUN_DB)")
+    serve.add_argument("--threads", help="worker threads (default 8; TESTRUN_THREADS)")
+    serve.add_argument("--log-format", choices=("json", "text"), help="log line format (default json)")
+    serve.add_argument("--max-body-bytes", help="largest request body, also after gzip (default 32 MiB)")
+    serve.add_argument("--shutdown-timeout-s", help="seconds in-flight requests get after SIGTERM (default 20)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ if env is None else env
+    try:
+        settings = Settings.resolve(flags=vars(args), env=env)
+        return serve(settings)
+    except CollectorError as error:
+        print(f"testrun-collector: error: {error.message}", file=sys.stderr)
+        return 1
+
+
+def serve(settings: Settings) -> int:
+    from .app import create_app
+    from .server import Server
+
+    configure_logging(settings.log_format)
+    app = create_app(settings)
+    app.state.store.check_schema()
+    server = Server(app, settings)
+    log.info("testrun collector %s listening on %s (database %s)", __version__, server.url, _safe_db(settings.db))
+    server.serve_forever()
+    log.info("stopped")
+    return 0
+
+
+def _safe_db(url: str) -> str:
+    """The database URL without a password."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return url
+
+
+if __name__ == "__main__":
+    sys.exit(main())

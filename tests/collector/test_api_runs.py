@@ -1,0 +1,314 @@
+"""The ingest and read routes, against a real collector on a loopback port."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+import requests
+
+from collector_harness import ProjectAccess, a_run, new_project, new_project_offline
+
+
+def test_a_new_run_is_stored_and_answered_with_201_counts_and_url(project: ProjectAccess) -> None:
+    response = project.post_run(a_run())
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["run_id"] == "github:octo/app:9127:1:test:pytest"
+    assert body["status"] == "failed"
+    assert body["duplicate"] is False
+    assert body["counts"] == {
+        "total": 3, "passed": 1, "failed": 1, "error": 0, "skipped": 1, "xfailed": 0, "xpassed": 0, "flaky": 0,
+    }
+    assert body["url"] == "/api/v1/runs/" + quote("github:octo/app:9127:1:test:pytest", safe="")
+    assert response.headers["X-Request-Id"]
+
+
+def test_a_retry_with_the_same_content_is_a_200_duplicate_and_stores_nothing_new(project: ProjectAccess) -> None:
+    first = project.post_run(a_run())
+    again = project.post_run(json.loads(json.dumps(a_run())))
+
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json()["duplicate"] is True
+    assert again.json()["received_at"] == first.json()["received_at"]
+    assert len(project.get("/api/v1/runs").json()["runs"]) == 1
+
+
+def test_the_same_run_id_with_other_content_is_a_409_and_the_stored_run_is_unchanged(
+    project: ProjectAccess,
+) -> None:
+    project.post_run(a_run())
+    changed = a_run()
+    changed["tests"][1]["status"] = "passed"
+
+    response = project.post_run(changed)
+
+    assert response.status_code == 409
+    body = response.json()
+    assert body["error"] == "run_id_conflict"
+    assert "label" in body["hint"]
+    stored = project.get(project_run_path(a_run()["run_id"])).json()
+    assert [t["status"] for t in stored["tests"]] == ["passed", "failed", "skipped"]
+
+
+def project_run_path(run_id: str) -> str:
+    return "/api/v1/runs/" + quote(run_id, safe="")
+
+
+def test_an_invalid_body_is_a_400_naming_every_failing_field(project: ProjectAccess) -> None:
+    payload = a_run(started_at="yesterday", duration_ms=-1)
+    payload["tests"][2]["status"] = "exploded"
+
+    response = project.post_run(payload)
+
+    assert response.status_code == 400
+    fields = {error["field"] for error in response.json()["errors"]}
+    assert fields == {"started_at", "duration_ms", "tests[2].status"}
+
+
+def test_a_body_that_is_not_json_is_a_400(project: ProjectAccess) -> None:
+    response = project.post_run(None, data=b"{not json", headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 400
+    assert response.json()["error"] == "bad_request"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer", "Basic dXNlcjpwdw==", "Bearer testrun_garbage", "Bearer testrun_AAAAAAAAAAAA_" + "A" * 49],
+)
+def test_missing_malformed_or_unknown_tokens_get_the_same_401(project: ProjectAccess, authorization: str | None) -> None:
+    headers = {"Authorization": authorization} if authorization else {}
+    response = requests.post(f"{project.url}/api/v1/runs", json=a_run(), headers=headers, timeout=30)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["error"] == "unauthorized"
+    assert response.json()["message"] == "missing, malformed, unknown, revoked or expired token"
+
+
+def test_a_read_token_cannot_ingest_and_an_ingest_token_cannot_read(project: ProjectAccess) -> None:
+    write = project.post_run(a_run(), token=project.read_token)
+    read = project.get("/api/v1/runs", token=project.ingest_token)
+
+    assert (write.status_code, read.status_code) == (403, 403)
+    assert "ingest" in write.json()["message"] and "read" in read.json()["message"]
+
+
+def test_a_revoked_token_is_refused_on_the_very_next_request(project: ProjectAccess, collector: Any) -> None:
+    assert project.post_run(a_run("r1")).status_code == 201
+    token_id = project.ingest_token.split("_")[1]
+
+    revoked = requests.delete(
+        f"{project.url}/tokens/{token_id}", headers={"Authorization": f"Bearer {collector.admin_token}"}, timeout=30
+    )
+
+    assert revoked.status_code == 200
+    assert project.post_run(a_run("r2")).status_code == 401
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "application/json; charset=latin-1"])
+def test_a_wrong_content_type_is_a_415(project: ProjectAccess, content_type: str) -> None:
+    response = project.post_run(None, data=json.dumps(a_run()), headers={"Content-Type": content_type})
+
+    assert response.status_code == 415
+    assert response.json()["error"] == "unsupported_media_type"
+
+
+def test_an_unknown_content_encoding_is_a_415(project: ProjectAccess) -> None:
+    headers = {"Content-Type": "application/json", "Content-Encoding": "br"}
+    response = project.post_run(None, data=json.dumps(a_run()), headers=headers)
+
+    assert response.status_code == 415
+    assert "br" in response.json()["message"]
+
+
+def test_a_gzip_body_is_inflated_and_stored(project: ProjectAccess) -> None:
+    body = gzip.compress(json.dumps(a_run()).encode())
+    headers = {"Content-Type": "application/json", "Content-Encoding": "gzip"}
+
+    response = project.post_run(None, data=body, headers=headers)
+
+    assert response.status_code == 201
+    assert response.json()["counts"]["total"] == 3
+
+
+def test_a_body_over_the_limit_is_a_413_whether_sent_plain_or_inflated_from_gzip(start_collector: Any) -> None:
+    collector = start_collector(max_body_bytes=str(64 * 1024))
+    project = new_project(collector)
+    big = a_run(tests=[{"id": f"t{i}", "status": "passed", "message": "x" * 100} for i in range(1000)])
+    raw = json.dumps(big).encode()
+    assert len(gzip.compress(raw)) < 64 * 1024 < len(raw)
+
+    plain = project.post_run(None, data=raw, headers={"Content-Type": "application/json"})
+    inflated = project.post_run(
+        None, data=gzip.compress(raw), headers={"Content-Type": "application/json", "Content-Encoding": "gzip"}
+    )
+
+    assert (plain.status_code, inflated.status_code) == (413, 413)
+    assert inflated.json()["error"] == "payload_too_large"
+    assert project.post_run(a_run()).status_code == 201
+
+
+def test_too_many_requests_for_a_token_is_a_429_with_retry_after(start_collector: Any) -> None:
+    collector = start_collector(token_rate_per_s="0.01", token_burst="3")
+    project = new_project_offline(collector)
+
+    answers = [project.post_run(a_run(f"run-{i}")).status_code for i in range(6)]
+
+    assert answers[:3] == [201, 201, 201]
+    assert answers[3:] == [429, 429, 429]
+    limited = project.post_run(a_run("one-more"))
+    assert limited.status_code == 429
+    assert int(limited.headers["Retry-After"]) >= 1
+
+
+def test_a_database_busy_past_its_timeout_is_a_503_with_retry_after(start_collector: Any) -> None:
+    import sqlite3
+
+    collector = start_collector(busy_timeout_s="0.2")
+    project = new_project(collector)
+    blocker = sqlite3.connect(collector.db, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        response = project.post_run(a_run())
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+
+    assert response.status_code == 503
+    assert int(response.headers["Retry-After"]) >= 1
+    assert project.post_run(a_run()).status_code == 201
+
+
+def test_two_concurrent_posts_of_one_run_store_it_once_and_both_succeed(project: ProjectAccess) -> None:
+    for round_ in range(5):
+        payload = a_run(f"concurrent-{round_}")
+        barrier = threading.Barrier(2)
+        answers: list[int] = []
+
+        def post() -> None:
+            barrier.wait()
+            answers.append(project.post_run(payload).status_code)
+
+        threads = [threading.Thread(target=post) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+        assert sorted(answers) == [200, 201]
+    runs = project.get("/api/v1/runs").json()["runs"]
+    assert sorted(run["run_id"] for run in runs) == [f"concurrent-{i}" for i in range(5)]
+
+
+def test_a_concurrent_conflicting_post_gets_409_and_the_winner_stays(project: ProjectAccess) -> None:
+    first, second = a_run("race"), a_run("race")
+    second["tests"][0]["status"] = "error"
+    barrier = threading.Barrier(2)
+    answers: dict[str, int] = {}
+
+    def post(name: str, payload: dict[str, Any]) -> None:
+        barrier.wait()
+        answers[name] = project.post_run(payload).status_code
+
+    threads = [threading.Thread(target=post, args=item) for item in (("first", first), ("second", second))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(answers.values()) == [201, 409]
+    winner = first if answers["first"] == 201 else second
+    stored = project.get(project_run_path("race")).json()
+    assert [t["status"] for t in stored["tests"]] == [t["status"] for t in winner["tests"]]
+
+
+def test_the_original_minimal_ingest_route_stores_a_run_with_its_status(project: ProjectAccess) -> None:
+    body = {"run_id": "legacy-1", "status": "passed", "duration_ms": 1200, "timestamp": "2026-01-12T10:00:00+01:00"}
+    headers = {"Authorization": f"Bearer {project.ingest_token}"}
+
+    created = requests.post(f"{project.url}/ingest", json=body, headers=headers, timeout=30)
+    again = requests.post(f"{project.url}/ingest", json=body, headers=headers, timeout=30)
+
+    assert (created.status_code, again.status_code) == (201, 200)
+    stored = project.get("/api/v1/runs/legacy-1").json()
+    assert stored["status"] == "passed"
+    assert stored["started_at"].startswith("2026-01-12T09:00:00")
+    assert stored["tests"] == []
+
+
+def test_a_run_reads_back_with_its_tests_in_the_order_sent(project: ProjectAccess) -> None:
+    payload = a_run()
+    project.post_run(payload)
+
+    stored = project.get(project_run_path(payload["run_id"])).json()
+
+    assert stored["run_id"] == payload["run_id"]
+    assert stored["vcs"] == payload["vcs"]
+    assert stored["ci"] == payload["ci"]
+    assert [t["id"] for t in stored["tests"]] == [t["id"] for t in payload["tests"]]
+    assert stored["tests"][1]["message"] == "AssertionError: 1 != 2"
+    assert stored["tests"][0]["attempts"] == 1 and stored["tests"][0]["flaky"] is False
+
+
+def test_runs_list_newest_first_in_pages_without_gaps_or_repeats(project: ProjectAccess) -> None:
+    for day in range(1, 8):
+        project.post_run(a_run(f"run-{day}", started_at=f"2026-01-{day:02d}T10:00:00Z"))
+
+    seen: list[str] = []
+    cursor = None
+    pages = 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = project.get("/api/v1/runs", params=params).json()
+        seen += [run["run_id"] for run in page["runs"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+
+    assert pages == 3
+    assert seen == [f"run-{day}" for day in range(7, 0, -1)]
+
+
+def test_runs_can_be_filtered_by_branch_and_status(project: ProjectAccess) -> None:
+    project.post_run(a_run("main-failed"))
+    project.post_run(a_run("feature-passed", vcs={"branch": "feature/x"}, tests=[{"id": "t", "status": "passed"}]))
+
+    by_branch = project.get("/api/v1/runs", params={"branch": "feature/x"}).json()["runs"]
+    by_status = project.get("/api/v1/runs", params={"status": "failed"}).json()["runs"]
+
+    assert [run["run_id"] for run in by_branch] == ["feature-passed"]
+    assert [run["run_id"] for run in by_status] == ["main-failed"]
+
+
+@pytest.mark.parametrize("params", [{"limit": "0"}, {"limit": "many"}, {"cursor": "not-a-cursor"}, {"status": "odd"}])
+def test_bad_list_parameters_are_a_400(project: ProjectAccess, params: dict[str, str]) -> None:
+    response = project.get("/api/v1/runs", params=params)
+
+    assert response.status_code == 400
+    assert response.json()["message"]
+
+
+def test_another_projects_run_is_a_404_and_never_listed(collector: Any) -> None:
+    ours, theirs = new_project(collector), new_project(collector)
+    theirs.post_run(a_run("shared-id"))
+
+    assert ours.get(project_run_path("shared-id")).status_code == 404
+    assert ours.get("/api/v1/runs").json()["runs"] == []
+    assert theirs.get(project_run_path("shared-id")).status_code == 200
+
+
+def test_a_token_cannot_write_into_another_project(collector: Any) -> None:
+    ours, theirs = new_project(collector), new_project(collector)
+
+    ours.post_run(a_run("written-by-ours"))
+
+    assert theirs.get(project_run_path("written-by-ours")).status_code == 404
+    assert ours.get(project_run_path("written-by-ours")).status_code == 200
