@@ -1,0 +1,212 @@
+"""``testrun-admin``: orgs, projects, tokens and schema migrations, on the server's database.
+
+Admins script this interface: commands and flags only ever get added to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TextIO
+
+from . import __version__, accounts
+from .errors import CollectorError, NotFound
+from .settings import DEFAULT_DB, Settings
+from .store import Store, open_store
+from .timeutil import utc_now
+from .tokens import create_token
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser = argparse.ArgumentParser(
+        prog="testrun-admin",
+        description="Manage a testrun collector's orgs, projects, tokens and schema.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--db", help=f"SQLite path or sqlite:/// URL (default: TESTRUN_DB, else {DEFAULT_DB})")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    commands.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
+
+    org = commands.add_parser("org", help="orgs").add_subparsers(dest="action", required=True, metavar="ACTION")
+    org.add_parser("create", parents=[common], help="create an org").add_argument("name")
+    org.add_parser("list", parents=[common], help="list orgs")
+
+    project = commands.add_parser("project", help="projects").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create_project = project.add_parser("create", parents=[common], help="create a project in an org")
+    create_project.add_argument("org")
+    create_project.add_argument("name")
+    project.add_parser("list", parents=[common], help="list projects").add_argument("org", nargs="?")
+
+    token = commands.add_parser("token", help="API tokens").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    create = token.add_parser(
+        "create",
+        parents=[common],
+        help="mint a token (printed once)",
+        description="Mint a token for ORG/PROJECT, or an admin token with --admin. "
+        "The token is printed once and never stored in clear.",
+    )
+    create.add_argument("project", nargs="?", metavar="ORG/PROJECT")
+    create.add_argument(
+        "--scope", action="append", choices=("ingest", "read"), help="ingest (default) and/or read; repeatable"
+    )
+    create.add_argument("--expires-in", type=_days, metavar="DAYS", help="expire after this many days")
+    create.add_argument("--admin", action="store_true", help="an admin token for the /orgs, /projects, /tokens routes")
+    token.add_parser("list", parents=[common], help="list tokens (never their secrets)").add_argument(
+        "project", nargs="?", metavar="ORG/PROJECT"
+    )
+    token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument("token_id")
+    return parser
+
+
+def _days(text: str) -> float:
+    try:
+        days = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
+    if not days > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 days")
+    return days
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    env: Mapping[str, str] | None = None,
+    out: TextIO | None = None,
+    err: TextIO | None = None,
+) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "token" and args.action == "create":
+        if args.admin == bool(args.project):
+            parser.error("token create: give ORG/PROJECT, or --admin for an admin token")
+        if args.admin and args.scope:
+            parser.error("token create: an admin token has the admin scope only; drop --scope")
+    env = os.environ if env is None else env
+    try:
+        settings = Settings.resolve(flags={"db": args.db}, env=env)
+        store = open_store(settings.db, busy_timeout_s=settings.busy_timeout_s)
+        try:
+            if args.command != "migrate":
+                store.check_schema()
+            handler = COMMANDS[(args.command, getattr(args, "action", None))]
+            result, text = handler(store, settings, args, err)
+        finally:
+            store.close()
+    except CollectorError as error:
+        print(f"testrun-admin: error: {error.message}", file=err)
+        return 1
+    if args.json:
+        print(json.dumps(result, indent=2, ensure_ascii=False), file=out)
+    elif text:
+        print(text, file=out)
+    return 0
+
+
+Result = tuple[Any, str]
+
+
+def _migrate(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    applied = store.migrate()
+    version = store.schema_version()
+    if applied:
+        text = f"applied migration(s) {', '.join(map(str, applied))}; schema is at version {version}"
+    else:
+        text = f"schema is up to date (version {version})"
+    return {"applied": applied, "version": version}, text
+
+
+def _org_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    org = accounts.create_org(store, args.name)
+    return accounts.org_info(org), f"created org {org.name}"
+
+
+def _org_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    orgs = [accounts.org_info(org) for org in store.list_orgs()]
+    return orgs, _table(orgs, ["name", "created_at"])
+
+
+def _project_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.create_project(store, args.org, args.name)
+    return accounts.project_info(project), f"created project {project.slug}"
+
+
+def _project_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    if args.org:
+        accounts.checked_name("org", args.org)
+        if args.org not in {org.name for org in store.list_orgs()}:
+            raise NotFound(f"org {args.org!r} not found")
+    projects = [accounts.project_info(p) for p in store.list_projects(args.org)]
+    return projects, _table(projects, ["slug", "created_at"])
+
+
+def _token_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project) if args.project else None
+    scopes = ["admin"] if args.admin else sorted(set(args.scope or ["ingest"]), key=("ingest", "read").index)
+    minted, record = create_token(
+        store,
+        project=project,
+        scopes=scopes,
+        expires_in_days=args.expires_in,
+        bcrypt_rounds=settings.bcrypt_rounds,
+    )
+    if not args.json:
+        print(
+            "This token is shown once; store it now (e.g. as the CI secret TESTRUN_TOKEN). "
+            f"Its id is {record.token_id}.",
+            file=err,
+        )
+    return {"token": minted.token, **accounts.token_info(record)}, minted.token
+
+
+def _token_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project) if args.project else None
+    tokens = [accounts.token_info(t) for t in store.list_tokens(project)]
+    rows = [{**t, "project": t["project"] or "(admin)", "scopes": ",".join(t["scopes"])} for t in tokens]
+    columns = ["token_id", "project", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    return tokens, _table(rows, columns)
+
+
+def _token_revoke(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    if not store.revoke_token(args.token_id, utc_now()):
+        raise NotFound(f"token {args.token_id!r} not found")
+    token = store.get_token(args.token_id)
+    revoked_at = token.revoked_at if token else None
+    return {"token_id": args.token_id, "revoked_at": revoked_at}, f"revoked token {args.token_id}"
+
+
+def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
+    if not rows:
+        return "(none)"
+    cells = [[str(row.get(c) if row.get(c) is not None else "-") for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.upper().ljust(w) for c, w in zip(columns, widths)).rstrip()]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip() for r in cells]
+    return "\n".join(lines)
+
+
+COMMANDS: dict[tuple[str, str | None], Callable[[Store, Settings, argparse.Namespace, TextIO], Result]] = {
+    ("migrate", None): _migrate,
+    ("org", "create"): _org_create,
+    ("org", "list"): _org_list,
+    ("project", "create"): _project_create,
+    ("project", "list"): _project_list,
+    ("token", "create"): _token_create,
+    ("token", "list"): _token_list,
+    ("token", "revoke"): _token_revoke,
+}
+
+
+if __name__ == "__main__":
+    sys.exit(main())

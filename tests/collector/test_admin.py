@@ -1,0 +1,182 @@
+"""testrun-admin, through its real entry point."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from collector.admin import main
+
+ENV = {"TESTRUN_BCRYPT_ROUNDS": "4"}
+
+
+def run(db: Path, *args: str) -> tuple[int, str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    code = main(["--db", str(db), *args], env=ENV, out=out, err=err)
+    return code, out.getvalue(), err.getvalue()
+
+
+def run_json(db: Path, *args: str) -> Any:
+    code, out, err = run(db, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> Path:
+    path = tmp_path / "admin.sqlite3"
+    assert run(path, "migrate")[0] == 0
+    return path
+
+
+def test_migrate_creates_the_schema_once_and_says_so(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.sqlite3"
+
+    first = run(db, "migrate")
+    second = run_json(db, "migrate")
+
+    assert first == (0, "applied migration(s) 1; schema is at version 1\n", "")
+    assert second == {"applied": [], "version": 1}
+
+
+def test_migrate_accepts_a_sqlite_url_and_the_environment(tmp_path: Path) -> None:
+    out = io.StringIO()
+    code = main(["migrate"], env={"TESTRUN_DB": f"sqlite:///{tmp_path}/env.sqlite3"}, out=out, err=io.StringIO())
+
+    assert code == 0
+    assert (tmp_path / "env.sqlite3").exists()
+
+
+def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path: Path) -> None:
+    code, out, err = run(tmp_path / "empty.sqlite3", "org", "list")
+
+    assert code == 1
+    assert err == (
+        "testrun-admin: error: database schema is at version 0, this collector needs 1: "
+        "run 'testrun-admin migrate' with the same --db\n"
+    )
+
+
+def test_orgs_and_projects_are_created_and_listed(db: Path) -> None:
+    assert run(db, "org", "create", "acme") == (0, "created org acme\n", "")
+    assert run(db, "project", "create", "acme", "web") == (0, "created project acme/web\n", "")
+
+    orgs = run_json(db, "org", "list")
+    projects = run_json(db, "project", "list", "acme")
+
+    assert [org["name"] for org in orgs] == ["acme"]
+    assert [project["slug"] for project in projects] == ["acme/web"]
+
+
+def test_creating_a_taken_name_is_one_line_and_exit_1(db: Path) -> None:
+    run(db, "org", "create", "acme")
+
+    code, out, err = run(db, "org", "create", "acme")
+
+    assert (code, out) == (1, "")
+    assert err.startswith("testrun-admin: error: ") and "acme" in err and err.count("\n") == 1
+
+
+def test_a_project_in_an_unknown_org_is_refused(db: Path) -> None:
+    code, _, err = run(db, "project", "create", "ghost", "web")
+
+    assert code == 1
+    assert "ghost" in err
+
+
+def test_token_create_prints_the_token_once_on_stdout_with_advice_on_stderr(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    code, out, err = run(db, "token", "create", "acme/web", "--scope", "ingest", "--scope", "read")
+
+    assert code == 0
+    token = out.strip()
+    assert token.startswith("testrun_") and out.count("\n") == 1
+    assert "shown once" in err and token not in err
+
+
+def test_token_create_json_has_the_token_and_its_details(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    created = run_json(db, "token", "create", "acme/web", "--scope", "read", "--expires-in", "30")
+
+    assert created["token"].startswith("testrun_")
+    assert created["project"] == "acme/web"
+    assert created["scopes"] == ["read"]
+    assert created["expires_at"] > created["created_at"]
+
+
+def test_token_list_shows_ids_scopes_and_use_but_never_secrets(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+    created = run_json(db, "token", "create", "acme/web")
+    admin_token = run_json(db, "token", "create", "--admin")
+
+    code, table, _ = run(db, "token", "list")
+    listed = run_json(db, "token", "list", "acme/web")
+
+    assert code == 0
+    assert created["token_id"] in table and admin_token["token_id"] in table
+    assert "(admin)" in table
+    assert [t["token_id"] for t in listed] == [created["token_id"]]
+    for token in (created["token"], admin_token["token"]):
+        assert token not in table and token.split("_", 2)[2][:43] not in json.dumps(listed)
+
+
+def test_token_revoke_marks_it_revoked_and_an_unknown_id_fails(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+    created = run_json(db, "token", "create", "acme/web")
+
+    revoked = run_json(db, "token", "revoke", created["token_id"])
+    code, _, err = run(db, "token", "revoke", "nosuchtoken1")
+
+    assert revoked["revoked_at"]
+    assert run_json(db, "token", "list")[0]["revoked_at"] == revoked["revoked_at"]
+    assert code == 1 and "nosuchtoken1" in err
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["token", "create"],
+        ["token", "create", "acme/web", "--admin"],
+        ["token", "create", "--admin", "--scope", "read"],
+        ["token", "create", "acme/web", "--scope", "write"],
+        ["token", "create", "acme/web", "--expires-in", "-3"],
+        ["frobnicate"],
+    ],
+)
+def test_usage_mistakes_exit_2_with_a_message(db: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", str(db), *args], env=ENV)
+
+    assert exit_info.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_a_bad_project_slug_is_one_line(db: Path) -> None:
+    code, _, err = run(db, "token", "create", "not-a-slug")
+
+    assert code == 1
+    assert "ORG/PROJECT" in err
+
+
+def test_the_console_script_is_installed_and_works(tmp_path: Path) -> None:
+    script = Path(sys.executable).parent / "testrun-admin"
+    assert script.exists(), "testrun-admin is not installed beside this Python: install the package"
+
+    result = subprocess.run(
+        [str(script), "--db", str(tmp_path / "cli.sqlite3"), "migrate", "--json"], capture_output=True, text=True, timeout=60
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"applied": [1], "version": 1}
