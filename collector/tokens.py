@@ -69,8 +69,13 @@ class MintedToken:
 def mint_token() -> MintedToken:
     token_id = _random_base62(TOKEN_ID_LENGTH)
     secret = _random_base62(SECRET_LENGTH)
+    return MintedToken(token_id=token_id, secret=secret, token=format_token(token_id, secret))
+
+
+def format_token(token_id: str, secret: str) -> str:
+    """The full token text, checksum included."""
     body = f"{PREFIX}{token_id}_{secret}"
-    return MintedToken(token_id=token_id, secret=secret, token=body + _checksum(body))
+    return body + _checksum(body)
 
 
 def parse_token(text: str) -> tuple[str, str]:

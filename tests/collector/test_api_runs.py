@@ -11,6 +11,7 @@ from urllib.parse import quote
 import pytest
 import requests
 
+from collector.tokens import format_token, mint_token
 from collector_harness import ProjectAccess, a_run, new_project, new_project_offline
 
 
@@ -90,6 +91,17 @@ def test_missing_malformed_or_unknown_tokens_get_the_same_401(project: ProjectAc
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
     assert response.json()["error"] == "unauthorized"
     assert response.json()["message"] == "missing, malformed, unknown, revoked or expired token"
+
+
+def test_repeated_wrong_secrets_for_one_token_id_are_throttled_with_429(project: ProjectAccess) -> None:
+    token_id = project.ingest_token.split("_")[1]
+    wrong = format_token(token_id, mint_token().secret)
+
+    answers = [project.post_run(a_run(), token=wrong) for _ in range(7)]
+
+    assert [r.status_code for r in answers[:5]] == [401] * 5
+    assert answers[-1].status_code == 429
+    assert int(answers[-1].headers["Retry-After"]) >= 1
 
 
 def test_a_read_token_cannot_ingest_and_an_ingest_token_cannot_read(project: ProjectAccess) -> None:
