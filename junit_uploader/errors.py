@@ -1,0 +1,38 @@
+"""The one error hierarchy of the client side (junit-upload and the pytest plugin).
+
+Messages are one line a user can act on, and never contain the token.
+"""
+
+from __future__ import annotations
+
+
+class UploadError(Exception):
+    """Base of every error the client raises on purpose."""
+
+
+class ConfigError(UploadError):
+    """A flag, environment variable or ini value we cannot use (names it and where it came from)."""
+
+
+class ReportError(UploadError):
+    """The input reports cannot be turned into a run; nothing is uploaded."""
+
+
+class NoReportFound(ReportError):
+    """A path or glob matched no file."""
+
+
+class MalformedReport(ReportError):
+    """A report is not well-formed JUnit XML, or is refused as unsafe (DTDs, entities)."""
+
+
+class Rejected(UploadError):
+    """The collector answered a 4xx that a retry cannot fix (400, 401, 403, 404, 409, 413, 415)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class Unreachable(UploadError):
+    """Every attempt failed (connection errors, timeouts, 5xx, 429) or the time bound ran out."""
