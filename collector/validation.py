@@ -113,11 +113,14 @@ def validate_minimal(data: Any) -> RunPayload:
 
 
 def canonical_digest(run: RunPayload) -> str:
-    """SHA-256 of the run's stored values; ``run.digest`` and ``run.counts`` play no part.
+    """SHA-256 of what the run says about its tests; ``run.digest`` and ``run.counts`` play no part.
 
-    The values are already normalised (defaults filled, numbers as floats,
-    timestamps in UTC), so key order, ``2`` vs ``2.0``, omitted defaults and
-    unknown fields do not change the digest.
+    "Same content" means the same results, not the same stopwatch: timing
+    (``started_at``, the run's and each test's ``duration_ms``) and the order of
+    the tests are left out, so the same suite run again in the same CI job
+    attempt, or its results sent again, is the same run. The values are already
+    normalised (defaults filled, timestamps in UTC), so key order, omitted
+    defaults and unknown fields do not change the digest either.
     """
     return hashlib.sha256(canonical_json(run).encode()).hexdigest()
 
@@ -125,23 +128,20 @@ def canonical_digest(run: RunPayload) -> str:
 def canonical_json(run: RunPayload) -> str:
     """The run as ``json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)``.
 
-    ``canonical`` holds the run's fields and ``tests`` as ``[test.as_dict() ...]``.
-    The tests are written by ``_tests_json``, byte for byte what json.dumps
-    writes but twice as fast on 50,000 tests; the rest by json.dumps itself.
-    Sorted, "tests" falls between "status" and "vcs".
+    ``canonical`` holds run_id, status, ci, vcs, reporter and ``tests`` sorted by
+    id, each ``test.as_dict()`` without ``duration_ms``. The tests are written by
+    ``_tests_json``, byte for byte what json.dumps writes but twice as fast on
+    50,000 tests; the rest by json.dumps itself. Sorted, "tests" falls between
+    "status" and "vcs".
     """
-    head = _dumps(
-        {
-            "ci": run.ci,
-            "duration_ms": run.duration_ms,
-            "reporter": run.reporter,
-            "run_id": run.run_id,
-            "started_at": run.started_at,
-            "status": run.status,
-        }
-    )
+    head = _dumps({"ci": run.ci, "reporter": run.reporter, "run_id": run.run_id, "status": run.status})
     tail = _dumps({"vcs": run.vcs})
-    return f'{head[:-1]},"tests":[{_tests_json(run.tests)}],{tail[1:]}'
+    tests = sorted(run.tests, key=_test_id)
+    return f'{head[:-1]},"tests":[{_tests_json(tests)}],{tail[1:]}'
+
+
+def _test_id(test: TestResult) -> str:
+    return test.id
 
 
 def _dumps(value: Any) -> str:
@@ -153,7 +153,7 @@ def _tests_json(tests: list[TestResult]) -> str:
     return ",".join(
         [
             f'{{"attempts":{t.attempts!r},"details":{"null" if t.details is None else q(t.details)},'
-            f'"duration_ms":{t.duration_ms!r},"file":{"null" if t.file is None else q(t.file)},'
+            f'"file":{"null" if t.file is None else q(t.file)},'
             f'"flaky":{"true" if t.flaky else "false"},"id":{q(t.id)},'
             f'"line":{"null" if t.line is None else repr(t.line)},'
             f'"message":{"null" if t.message is None else q(t.message)},"name":{q(t.name)},'
