@@ -1,0 +1,458 @@
+"""The HTTP client that sends one run to the collector, retrying until it lands or the time bound runs out.
+
+Every retry decision lives in :meth:`_Upload.run` (one tenacity ``Retrying``):
+connection errors, timeouts and 408/429/500/502/503/504 are retried with full
+jitter and ``Retry-After``; any other answer is final. The caller gets an
+:class:`Accepted`, or a :class:`Rejected` / :class:`Unreachable` whose one-line
+message says what to do, and decides itself whether that fails the build.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import os
+import random
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from http.client import RemoteDisconnected
+from typing import Any, NoReturn
+from urllib.parse import urlsplit
+
+import requests
+from requests.auth import AuthBase
+from tenacity import RetryCallState, Retrying, retry_if_exception_type
+
+from .errors import ConfigError, Rejected, Unreachable
+
+log = logging.getLogger("testrun.client")
+
+RUNS_PATH = "/api/v1/runs"
+GZIP_ABOVE_BYTES = 8 * 1024
+RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: an attempt left less time than this could not finish, so the time bound stops the retries instead
+MIN_ATTEMPT_S = 1.0
+EXCERPT_CHARS = 200
+
+UNAUTHORIZED = (
+    "the collector refused the token (HTTP 401): "
+    "check TESTRUN_TOKEN is a valid, unrevoked ingest token for this project"
+)
+FORBIDDEN = (
+    "the token lacks the ingest scope (HTTP 403): "
+    "use a token created with testrun-admin token create ORG/PROJECT --scope ingest"
+)
+NOT_FOUND = "no collector API at {base_url}: check TESTRUN_URL"
+CONFLICT = (
+    "run {run_id} already holds different results (HTTP 409): if several jobs or matrix legs upload "
+    "from one CI job, give each its own label with TESTRUN_LABEL or --label"
+)
+INVALID = "the collector refused the payload: {said}"
+TOO_LARGE = "the run is too large for the collector (HTTP 413): {said}"
+UNSUPPORTED = "the collector refused the content type (HTTP 415): {said}"
+REDIRECTED = (
+    "the collector URL {base_url} redirects (HTTP {status}) to {location}: set TESTRUN_URL to the final address"
+)
+UNEXPECTED = "unexpected answer from {base_url} (HTTP {status}): {said}"
+NOT_A_COLLECTOR = (
+    "{base_url} answered HTTP {status} but not like a testrun collector "
+    "(expected JSON with run_id, duplicate, counts and url): check TESTRUN_URL"
+)
+GAVE_UP = "could not deliver the run to {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
+TIME_RAN_OUT = "; the time limit of {max_total} s ran out"
+RETRYING = "attempt %d/%d failed (%s), retrying in %.1f s"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 6
+    timeout_s: float = 10.0
+    max_total_s: float = 120.0
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 15.0
+    retry_after_cap_s: float = 30.0
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ConfigError(f"retry policy: attempts must be at least 1, not {self.attempts}")
+        for name in ("timeout_s", "max_total_s"):
+            if not getattr(self, name) > 0:
+                raise ConfigError(f"retry policy: {name} must be more than 0, not {getattr(self, name)}")
+        for name in ("backoff_base_s", "backoff_max_s", "retry_after_cap_s"):
+            if not getattr(self, name) >= 0:
+                raise ConfigError(f"retry policy: {name} must be 0 or more, not {getattr(self, name)}")
+
+
+@dataclass(frozen=True)
+class Accepted:
+    status: int
+    run_id: str
+    duplicate: bool
+    counts: dict[str, int]
+    url: str
+    attempts: int
+
+
+class CollectorClient:
+    """Sends runs to one collector with one token; reusable for several runs (the spool's re-send)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str,
+        *,
+        policy: RetryPolicy = RetryPolicy(),
+        user_agent: str = "testrun-client",
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.base_url = _checked_base_url(base_url)
+        self.policy = policy
+        self.user_agent = user_agent
+        self._auth = _BearerAuth(_checked_token(token))
+        self._session = session if session is not None else requests.Session()
+        self._owns_session = session is None
+        self._sleep = sleep
+        self._clock = clock
+        self._rng = rng if rng is not None else random.Random()
+
+    def post_run(self, payload: bytes) -> Accepted:
+        """POST the run's JSON bytes; the very same (possibly gzipped) bytes are sent on every attempt."""
+        return _Upload(self, payload).run()
+
+    def close(self) -> None:
+        if self._owns_session:
+            self._session.close()
+
+    def __enter__(self) -> CollectorClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _scrub(self, text: str) -> str:
+        """Last line of defence: a misdirected server may echo our headers back into a body excerpt."""
+        return text.replace(self._auth.token, "[token]")
+
+
+class _BearerAuth(AuthBase):
+    """Set as ``auth=`` so that requests never swaps in credentials from a ``~/.netrc`` entry for the host."""
+
+    def __init__(self, token: str) -> None:
+        self.token = token
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = f"Bearer {self.token}"
+        return request
+
+    def __repr__(self) -> str:
+        return "_BearerAuth([token])"
+
+
+class _AttemptFailed(Exception):
+    """A failure another attempt may fix; ``reason`` is short and safe to log."""
+
+    def __init__(self, reason: str, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+
+class _Upload:
+    """One ``post_run`` call: the bytes to send, and the state tenacity's wait, stop and give-up share."""
+
+    def __init__(self, client: CollectorClient, payload: bytes) -> None:
+        self.client = client
+        self.policy = client.policy
+        self.payload = payload
+        self.body, self.headers = _encode(payload, client.user_agent)
+        self.started_at = client._clock()
+        self.attempts = 0
+        self._waits: dict[int, float] = {}
+
+    def run(self) -> Accepted:
+        retrying = Retrying(
+            retry=retry_if_exception_type(_AttemptFailed),
+            stop=self._stop,
+            wait=self._wait,
+            sleep=self.client._sleep,
+            before_sleep=self._log_retry,
+            retry_error_callback=self._give_up,
+        )
+        result: Accepted = retrying(self._attempt)
+        return result
+
+    def _attempt(self) -> Accepted:
+        self.attempts += 1
+        timeout = min(self.policy.timeout_s, self._remaining())
+        try:
+            response = self.client._session.post(
+                self.client.base_url + RUNS_PATH,
+                data=self.body,
+                headers=self.headers,
+                auth=self.client._auth,
+                timeout=(timeout, timeout),
+                allow_redirects=False,
+            )
+        except (
+            requests.ConnectionError,
+            requests.Timeout,
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ) as error:
+            raise _AttemptFailed(_failure_reason(error, timeout, self.client.base_url)) from error
+        except requests.RequestException as error:
+            raise ConfigError(self.client._scrub(f"cannot send to {self.client.base_url}: {error}")) from None
+        return self._answer(response)
+
+    def _answer(self, response: requests.Response) -> Accepted:
+        status = response.status_code
+        if status in RETRY_STATUSES:
+            raise _AttemptFailed(f"HTTP {status}", _retry_after_s(response.headers.get("Retry-After")))
+        if status in (200, 201):
+            return self._accepted(response)
+        text = self.client._scrub(response.text)
+        message = _explain_rejection(status, text, response.headers.get("Location"), self.client.base_url, self.payload)
+        raise Rejected(status, self.client._scrub(message))
+
+    def _accepted(self, response: requests.Response) -> Accepted:
+        body = _json_or_none(response)
+        if not _is_run_accepted(body):
+            message = NOT_A_COLLECTOR.format(base_url=self.client.base_url, status=response.status_code)
+            raise Rejected(response.status_code, message)
+        return Accepted(
+            status=response.status_code,
+            run_id=body["run_id"],
+            duplicate=body["duplicate"],
+            counts=dict(body["counts"]),
+            url=_absolute(self.client.base_url, body["url"]),
+            attempts=self.attempts,
+        )
+
+    def _wait(self, state: RetryCallState) -> float:
+        """Full jitter, or ``Retry-After`` (capped) when longer; computed once per failed attempt."""
+        if state.attempt_number not in self._waits:
+            ceiling = min(
+                self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** min(state.attempt_number - 1, 64)
+            )
+            wait = self.client._rng.uniform(0, ceiling)
+            retry_after = _failure(state).retry_after_s
+            if retry_after is not None:
+                wait = max(wait, min(retry_after, self.policy.retry_after_cap_s))
+            self._waits[state.attempt_number] = wait
+        return self._waits[state.attempt_number]
+
+    def _stop(self, state: RetryCallState) -> bool:
+        return state.attempt_number >= self.policy.attempts or self._out_of_time(state)
+
+    def _out_of_time(self, state: RetryCallState) -> bool:
+        """True when the next attempt, after its wait, would not have time to finish within the bound."""
+        needed = self._wait(state) + min(self.policy.timeout_s, MIN_ATTEMPT_S)
+        return self._elapsed() + needed > self.policy.max_total_s
+
+    def _log_retry(self, state: RetryCallState) -> None:
+        reason = self.client._scrub(_failure(state).reason)
+        log.warning(RETRYING, state.attempt_number, self.policy.attempts, reason, self._wait(state))
+
+    def _give_up(self, state: RetryCallState) -> NoReturn:
+        message = GAVE_UP.format(
+            base_url=self.client.base_url,
+            attempts=f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}",
+            elapsed=self._elapsed(),
+            reason=_failure(state).reason,
+        )
+        if self.attempts < self.policy.attempts:
+            message += TIME_RAN_OUT.format(max_total=_seconds(self.policy.max_total_s))
+        raise Unreachable(self.client._scrub(message))
+
+    def _elapsed(self) -> float:
+        return self.client._clock() - self.started_at
+
+    def _remaining(self) -> float:
+        return max(self.policy.max_total_s - self._elapsed(), 0.0)
+
+
+def _failure(state: RetryCallState) -> _AttemptFailed:
+    assert state.outcome is not None
+    error = state.outcome.exception()
+    assert isinstance(error, _AttemptFailed)
+    return error
+
+
+def _encode(payload: bytes, user_agent: str) -> tuple[bytes, dict[str, str]]:
+    headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": user_agent}
+    if len(payload) <= GZIP_ABOVE_BYTES:
+        return payload, headers
+    return gzip.compress(payload, mtime=0), {**headers, "Content-Encoding": "gzip"}
+
+
+def _checked_base_url(base_url: str) -> str:
+    url = base_url.strip().rstrip("/")
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError(f"the collector URL {base_url!r} is not an http:// or https:// URL")
+    return url
+
+
+def _checked_token(token: str) -> str:
+    """Refused here, because requests would quote the bad header value, token and all, in its exception."""
+    if not token:
+        raise ConfigError("the token is empty: set TESTRUN_TOKEN to an ingest token of your project")
+    if not token.isascii() or not token.isprintable() or any(c.isspace() for c in token):
+        raise ConfigError("the token contains spaces, line breaks or non-ASCII characters: check TESTRUN_TOKEN")
+    return token
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` of delta-seconds or an HTTP-date; None when absent or unusable."""
+    if value is None:
+        return None
+    value = value.strip()
+    if re.fullmatch(r"[0-9]+", value):
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max((when - datetime.now(timezone.utc)).total_seconds(), 0.0)
+
+
+def _failure_reason(error: requests.RequestException, timeout: float, base_url: str) -> str:
+    """A few words for what went wrong on the wire, never the exception text (which may quote the request)."""
+    seconds = _seconds(timeout)
+    if isinstance(error, requests.ConnectTimeout):
+        return f"could not connect within {seconds} s"
+    if isinstance(error, requests.Timeout):
+        return f"timed out after {seconds} s"
+    if isinstance(error, requests.exceptions.ChunkedEncodingError):
+        return "the answer was cut short"
+    if isinstance(error, requests.exceptions.ContentDecodingError):
+        return "the answer could not be decoded"
+    if isinstance(error, requests.exceptions.SSLError):
+        return "TLS handshake failed (certificate not trusted, or not a TLS server)"
+    causes = list(_causes(error))
+    if any(isinstance(cause, socket.gaierror) for cause in causes) or _named(causes, "NameResolutionError"):
+        return f"cannot resolve the host name {urlsplit(base_url).hostname}"
+    if any(isinstance(cause, TimeoutError) for cause in causes):
+        return f"timed out after {seconds} s"
+    if any(isinstance(cause, RemoteDisconnected) for cause in causes):
+        return "the connection was closed without an answer"
+    for cause in causes:
+        if isinstance(cause, OSError) and cause.errno:
+            return os.strerror(cause.errno).lower()
+    return f"connection failed ({type(causes[-1]).__name__})"
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """The exception and everything it wraps: urllib3 nests causes in ``args`` and ``reason`` too."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [error]
+    while pending:
+        current = pending.pop(0)
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        linked = [*current.args, getattr(current, "reason", None), current.__cause__, current.__context__]
+        pending.extend(item for item in linked if isinstance(item, BaseException))
+
+
+def _named(causes: list[BaseException], name: str) -> bool:
+    return any(type(cause).__name__ == name for cause in causes)
+
+
+def _explain_rejection(status: int, text: str, location: str | None, base_url: str, payload: bytes) -> str:
+    try:
+        error = json.loads(text)
+    except ValueError:
+        error = None
+    error = error if isinstance(error, dict) else {}
+    said = _said(error, text)
+    if status == 400:
+        return INVALID.format(said=said + _field_errors(error))
+    if status == 401:
+        return UNAUTHORIZED
+    if status == 403:
+        return FORBIDDEN
+    if status == 404:
+        return NOT_FOUND.format(base_url=base_url)
+    if status == 409:
+        run_id = error.get("run_id") if isinstance(error.get("run_id"), str) else _run_id_of(payload)
+        return CONFLICT.format(run_id=run_id)
+    if status == 413:
+        return TOO_LARGE.format(said=said)
+    if status == 415:
+        return UNSUPPORTED.format(said=said)
+    if 300 <= status < 400 and location:
+        return REDIRECTED.format(base_url=base_url, status=status, location=_one_line(location))
+    return UNEXPECTED.format(base_url=base_url, status=status, said=said)
+
+
+def _said(error: dict[str, Any], text: str) -> str:
+    message = error.get("message")
+    if isinstance(message, str) and message.strip():
+        return _one_line(message)
+    return _one_line(text) or "(empty body)"
+
+
+def _field_errors(error: dict[str, Any], shown: int = 3) -> str:
+    """The first failing fields of a 400 ``invalid_payload``: `` (tests[3].status: must be one of ...; …)``."""
+    items = error.get("errors")
+    if not isinstance(items, list):
+        return ""
+    fields = [f"{item.get('field')}: {item.get('message')}" for item in items if isinstance(item, dict)]
+    if not fields:
+        return ""
+    more = len(fields) > shown or error.get("errors_truncated") is True
+    return " (" + _one_line("; ".join(fields[:shown]) + ("; …" if more else "")) + ")"
+
+
+def _run_id_of(payload: bytes) -> str:
+    try:
+        run_id = json.loads(payload).get("run_id")
+    except (ValueError, AttributeError):
+        return "?"
+    return run_id if isinstance(run_id, str) else "?"
+
+
+def _json_or_none(response: requests.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _is_run_accepted(body: Any) -> bool:
+    return (
+        isinstance(body, dict)
+        and isinstance(body.get("run_id"), str)
+        and isinstance(body.get("duplicate"), bool)
+        and isinstance(body.get("url"), str)
+        and isinstance(body.get("counts"), dict)
+        and all(isinstance(k, str) and type(v) is int for k, v in body["counts"].items())
+    )
+
+
+def _absolute(base_url: str, url: str) -> str:
+    if urlsplit(url).scheme:
+        return url
+    return base_url + (url if url.startswith("/") else "/" + url)
+
+
+def _one_line(text: str) -> str:
+    line = re.sub(r"\s+", " ", text).strip()
+    return line if len(line) <= EXCERPT_CHARS else line[: EXCERPT_CHARS - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f}".rstrip("0").rstrip(".")
