@@ -1,0 +1,56 @@
+"""Getting one payload to the collector, or into the spool: the step both producers end with.
+
+The caller decides what a failure means for its exit status; this module
+only reports what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from .client import Accepted, CollectorClient, RetryPolicy
+from .errors import ConfigError, Rejected, Unreachable, UploadError
+from .settings import ClientSettings
+from .spool import spool_run
+
+#: refusals that a later re-send can fix (a new token, the right URL); others never will
+SPOOLABLE_REJECTIONS = (401, 403, 404)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    accepted: Accepted | None = None
+    error: UploadError | None = None
+    spooled: Path | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.accepted is not None
+
+
+def client_for(settings: ClientSettings, user_agent: str) -> CollectorClient:
+    if not settings.url:
+        raise ConfigError("no collector URL: set TESTRUN_URL (or --url)")
+    if not settings.token:
+        raise ConfigError("no token: set TESTRUN_TOKEN to an ingest token of your project")
+    policy = RetryPolicy(attempts=settings.retries + 1, timeout_s=settings.timeout_s, max_total_s=settings.max_total_s)
+    return CollectorClient(settings.url, settings.token, policy=policy, user_agent=user_agent)
+
+
+def deliver(settings: ClientSettings, payload: bytes, run_id: str, *, user_agent: str) -> Delivery:
+    """Send the payload; spool it when the collector could not be reached or the token/URL needs fixing."""
+    try:
+        accepted = client_for(settings, user_agent).post_run(payload)
+    except Unreachable as error:
+        return Delivery(error=error, spooled=spool_run(settings.spool_dir, payload, run_id))
+    except Rejected as error:
+        spooled = spool_run(settings.spool_dir, payload, run_id) if error.status in SPOOLABLE_REJECTIONS else None
+        return Delivery(error=error, spooled=spooled)
+    except UploadError as error:
+        return Delivery(error=error)
+    return Delivery(accepted=accepted)
+
+
+def resend_command(spool_dir: Path) -> str:
+    return f"junit-upload --resend {spool_dir}"

@@ -1,0 +1,151 @@
+"""Client settings, shared by junit-upload and the pytest plugin.
+
+Resolved once: flag > ``TESTRUN_*`` environment > ini (the plugin's) > default.
+Nothing else reads the environment; code takes a ClientSettings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from .errors import ConfigError
+
+DEFAULT_SPOOL_DIR = Path(".testrun-spool")
+
+
+def parse_bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false (1/0, yes/no, on/off)")
+
+
+def parse_positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = float("nan")
+    if not 0 < number < float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return number
+
+
+def parse_retries(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 100:
+        raise ValueError("must be a whole number from 0 to 100")
+    return number
+
+
+def parse_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if not url.startswith(("http://", "https://")) or len(url) < 9:
+        raise ValueError("must be an http:// or https:// URL of the collector")
+    return url
+
+
+def _text(value: str) -> str | None:
+    return value.strip() or None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClientSettings:
+    url: str | None = None
+    token: str | None = field(default=None, repr=False)
+    label: str | None = None
+    run_id: str | None = None
+    timeout_s: float = 10.0
+    retries: int = 5
+    max_total_s: float = 120.0
+    spool_dir: Path = DEFAULT_SPOOL_DIR
+    strict: bool = False
+    output: Path | None = None
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        flags: Mapping[str, Any] | None = None,
+        env: Mapping[str, str] | None = None,
+        ini: Mapping[str, Any] | None = None,
+        flag_prefix: str = "--",
+    ) -> ClientSettings:
+        """Each source maps setting names to raw values; None (or absent) means not given there.
+
+        ``flag_prefix`` is how the caller's flags are spelled in messages
+        (``--`` for junit-upload, ``--testrun-`` for the pytest plugin).
+        """
+        values: dict[str, Any] = {}
+        for name in (f.name for f in dataclasses.fields(cls)):
+            variable = ENV_NAMES[name]
+            sources = (
+                ((flags or {}).get(name), f"{flag_prefix}{FLAG_NAMES[name]}"),
+                ((env or {}).get(variable), f"environment variable {variable}"),
+                ((ini or {}).get(name), f"ini option testrun_{name}"),
+            )
+            for raw, where in sources:
+                if raw is None or (isinstance(raw, str) and raw == "" and name != "strict"):
+                    continue
+                values[name] = _convert(name, raw, where)
+                break
+        return cls(**values)
+
+
+FLAG_NAMES = {
+    "url": "url",
+    "token": "token",
+    "label": "label",
+    "run_id": "run-id",
+    "timeout_s": "timeout",
+    "retries": "retries",
+    "max_total_s": "max-total-time",
+    "spool_dir": "spool-dir",
+    "strict": "strict",
+    "output": "output",
+}
+
+ENV_NAMES = {
+    "url": "TESTRUN_URL",
+    "token": "TESTRUN_TOKEN",
+    "label": "TESTRUN_LABEL",
+    "run_id": "TESTRUN_RUN_ID",
+    "timeout_s": "TESTRUN_TIMEOUT",
+    "retries": "TESTRUN_RETRIES",
+    "max_total_s": "TESTRUN_MAX_TOTAL_TIME",
+    "spool_dir": "TESTRUN_SPOOL_DIR",
+    "strict": "TESTRUN_STRICT",
+    "output": "TESTRUN_OUTPUT",
+}
+
+_CONVERTERS: dict[str, Callable[[str], Any]] = {
+    "url": parse_url,
+    "token": _text,
+    "label": _text,
+    "run_id": _text,
+    "timeout_s": parse_positive_float,
+    "retries": parse_retries,
+    "max_total_s": parse_positive_float,
+    "spool_dir": Path,
+    "strict": parse_bool,
+    "output": Path,
+}
+
+
+def _convert(name: str, raw: Any, where: str) -> Any:
+    if not isinstance(raw, str):
+        return raw
+    try:
+        return _CONVERTERS[name](raw)
+    except ValueError as exc:
+        reason = str(exc) if "must" in str(exc) else "is not a valid value"
+        shown = "<hidden>" if name == "token" else repr(raw)
+        raise ConfigError(f"{where}={shown} {reason}") from None
