@@ -4,7 +4,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+
 from collector_harness import CollectorProcess, ProjectAccess, admin, admin_json, new_project
+
+pytest_plugins = ["pytester"]
+
 
 @pytest.fixture(scope="session")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CollectorProcess]:

@@ -1,0 +1,108 @@
+"""pytest plugin: ``pytest --testrun-report`` sends every result of the session as one run.
+
+Inactive unless asked for (flag, ``TESTRUN_REPORT=1`` or ``testrun_report =
+true`` in ini): then it registers nothing but its options. Only then is the
+reporter (and the HTTP client behind it) imported. Active, it records
+results in memory while the session runs (no per-test network or disk I/O),
+and at the end builds one payload and hands it to the shared client. Under
+pytest-xdist only the controller records and uploads; the workers' reports
+reach it through the same hooks.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from junit_uploader.errors import ConfigError
+from junit_uploader.settings import ClientSettings, parse_bool
+
+if TYPE_CHECKING:
+    from .reporter import TestrunReporter
+
+reporter_key = pytest.StashKey["TestrunReporter"]()
+
+#: (flag, dest, ini name, help); each also has the TESTRUN_<NAME> variable of junit_uploader.settings
+OPTIONS = (
+    ("--testrun-url", "url", "testrun_url", "collector base URL (TESTRUN_URL)"),
+    ("--testrun-label", "label", "testrun_label", "tells matrix legs of one CI job apart (TESTRUN_LABEL)"),
+    ("--testrun-run-id", "run_id", "testrun_run_id", "use this run id instead of the CI-derived one (TESTRUN_RUN_ID)"),
+    ("--testrun-output", "output", "testrun_output", "write the JSON payload to this file (TESTRUN_OUTPUT)"),
+    ("--testrun-spool-dir", "spool_dir", "testrun_spool_dir", "where failed uploads are saved (TESTRUN_SPOOL_DIR)"),
+    ("--testrun-timeout", "timeout_s", "testrun_timeout", "seconds per upload request (TESTRUN_TIMEOUT)"),
+    ("--testrun-retries", "retries", "testrun_retries", "upload retries after the first attempt (TESTRUN_RETRIES)"),
+)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("testrun", "report results to a testrun collector")
+    group.addoption(
+        "--testrun-report",
+        action="store_true",
+        default=None,
+        help="send this session's results to the testrun collector (TESTRUN_REPORT=1, ini testrun_report)",
+    )
+    group.addoption(
+        "--testrun-strict",
+        action="store_true",
+        default=None,
+        help="fail the session when the upload fails (TESTRUN_STRICT, ini testrun_strict)",
+    )
+    parser.addini("testrun_report", "send results to the testrun collector", type="bool", default=False)
+    parser.addini("testrun_strict", "fail the session when the upload fails", type="bool", default=False)
+    for flag, dest, ini, text in OPTIONS:
+        group.addoption(flag, dest=f"testrun_{dest}", default=None, help=text)
+        parser.addini(ini, text, default=None)
+
+
+def is_enabled(config: pytest.Config, env: Mapping[str, str]) -> bool:
+    """Flag > TESTRUN_REPORT > ini."""
+    if config.getoption("testrun_report"):
+        return True
+    raw = env.get("TESTRUN_REPORT", "")
+    if raw != "":
+        try:
+            return parse_bool(raw)
+        except ValueError:
+            raise pytest.UsageError(f"environment variable TESTRUN_REPORT={raw!r} must be true or false") from None
+    return bool(config.getini("testrun_report"))
+
+
+def settings_from(config: pytest.Config, env: Mapping[str, str]) -> ClientSettings:
+    flags: dict[str, Any] = {dest: config.getoption(f"testrun_{dest}") for _, dest, _, _ in OPTIONS}
+    flags["strict"] = config.getoption("testrun_strict")
+    ini: dict[str, Any] = {dest: config.getini(ini) for _, dest, ini, _ in OPTIONS}
+    ini["strict"] = str(config.getini("testrun_strict"))
+    try:
+        return ClientSettings.resolve(flags=flags, env=env, ini=ini, flag_prefix="--testrun-")
+    except ConfigError as error:
+        raise pytest.UsageError(f"testrun: {error}") from None
+
+
+def default_label() -> str:
+    return f"pytest-py{sys.version_info.major}.{sys.version_info.minor}-{sys.platform}"
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    env = os.environ
+    if hasattr(config, "workerinput") or not is_enabled(config, env):
+        return
+    from junit_uploader.ci import detect_ci
+
+    from .reporter import TestrunReporter
+
+    reporter = TestrunReporter(settings_from(config, env), ci=detect_ci(env), label=default_label())
+    config.stash[reporter_key] = reporter
+    config.pluginmanager.register(reporter, "testrun-reporter")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    reporter = config.stash.get(reporter_key, None)
+    if reporter is not None:
+        del config.stash[reporter_key]
+        config.pluginmanager.unregister(reporter)

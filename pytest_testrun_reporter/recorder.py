@@ -1,0 +1,188 @@
+"""Turns pytest's reports into one result per test, as the run payload wants them.
+
+One result per node id. The status follows pytest's own reading of the
+phases: a failing call is ``failed``; a failing setup or teardown is ``error``
+(also when the call passed; when the call already failed, the test stays
+``failed`` and the teardown error is appended to its details); xfail and
+xpass come from ``wasxfail``; durations are summed over all phases and
+attempts. pytest-rerunfailures' ``rerun`` reports count attempts: a test that
+passes after a rerun is ``passed`` and ``flaky``.
+
+Subtests (pytest's ``subtests`` fixture): every subtest is a result of its
+own, with the id ``<node id> [msg] (k=v)`` (a repeated description gets
+`` #2``, `` #3``...), beside the parent test's own result. pytest counts them
+the same way ("2 failed, 1 passed, 2 subtests passed"), so no subtest is lost
+and passed + failed add up to what pytest printed.
+
+Kept per test: a few short strings and numbers; the long failure text is
+formatted only for tests that failed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+MESSAGE_MAX = 8192
+DETAILS_MAX = 65536
+
+
+def capped(text: str | None, limit: int) -> str | None:
+    """Cut to ``limit`` characters with a marker that says how much was cut; NULs replaced."""
+    if text is None:
+        return None
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if len(text) <= limit:
+        return text
+    marker = "\n… [truncated {} chars]"
+    keep = limit - len(marker.format(len(text)))
+    return text[:keep] + marker.format(len(text) - keep)
+
+
+def first_line(text: str) -> str:
+    return text.strip().split("\n", 1)[0]
+
+
+class _Result:
+    __slots__ = ("nodeid", "file", "line", "name", "status", "duration", "reruns", "message", "details")
+
+    def __init__(self, nodeid: str, location: tuple[str, int | None, str] | None) -> None:
+        self.nodeid = nodeid
+        self.file = location[0] if location else nodeid.split("::", 1)[0]
+        self.line = location[1] + 1 if location and location[1] is not None else None
+        self.name = nodeid.split("::", 1)[1] if "::" in nodeid else nodeid
+        self.status: str | None = None
+        self.duration = 0.0
+        self.reruns = 0
+        self.message: str | None = None
+        self.details: str | None = None
+
+    def as_payload(self) -> dict[str, Any]:
+        status = self.status
+        return {
+            "id": self.nodeid,
+            "name": self.name,
+            "suite": self.file,
+            "file": self.file,
+            "line": self.line,
+            "status": status,
+            "duration_ms": round(self.duration * 1000, 3),
+            "attempts": self.reruns + 1,
+            "flaky": self.reruns > 0 and status == "passed",
+            "message": capped(self.message, MESSAGE_MAX),
+            "details": capped(self.details, DETAILS_MAX),
+        }
+
+
+def _failure_message(report: Any) -> str:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    if crash is not None and getattr(crash, "message", None):
+        return first_line(crash.message)
+    return first_line(str(report.longrepr or "")) or "failed"
+
+
+def _raised_line(text: str) -> str:
+    """The exception pytest marks with ``E`` in a traceback, else its first line."""
+    raised = [line[1:].strip() for line in text.splitlines() if line.startswith("E ")]
+    return raised[-1] if raised else first_line(text) or "error"
+
+
+def _skip_reason(report: Any) -> str | None:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        reason = str(longrepr[2])
+        return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+    return first_line(str(longrepr)) if longrepr else None
+
+
+def _subtest_description(report: Any) -> str:
+    context = report.context
+    parts = []
+    if context.msg is not None:
+        parts.append(f"[{context.msg}]")
+    if context.kwargs:
+        parts.append("(" + ", ".join(f"{k}={v}" for k, v in context.kwargs.items()) + ")")
+    return " ".join(parts) or "(<subtest>)"
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self._results: dict[str, _Result] = {}
+        self._subtest_counts: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._results)
+
+    def add_test_report(self, report: Any) -> None:
+        if hasattr(report, "context"):
+            self._add_subtest(report)
+            return
+        result = self._results.get(report.nodeid)
+        if result is None:
+            result = self._results[report.nodeid] = _Result(report.nodeid, report.location)
+        result.duration += report.duration or 0.0
+        if report.outcome == "rerun":
+            result.reruns += 1
+            result.status = result.message = result.details = None
+            return
+        if report.when == "call":
+            self._read_call(result, report)
+        elif report.failed:
+            self._read_fixture_error(result, report)
+        elif report.skipped and report.when == "setup":
+            self._read_skip(result, report)
+
+    def add_collect_report(self, report: Any) -> None:
+        """A module that failed to import is an error; one skipped at import is skipped."""
+        if not (report.failed or report.skipped) or not report.nodeid:
+            return
+        result = self._results.setdefault(report.nodeid, _Result(report.nodeid, None))
+        if report.failed:
+            result.status = "error"
+            result.details = report.longreprtext
+            result.message = "collection failed: " + _raised_line(result.details)
+        else:
+            result.status, result.message = "skipped", _skip_reason(report)
+
+    def results(self) -> list[dict[str, Any]]:
+        """Finished tests only: one interrupted mid-way (Ctrl-C, ``-x``) has no outcome to report."""
+        return [result.as_payload() for result in self._results.values() if result.status is not None]
+
+    @staticmethod
+    def _read_call(result: _Result, report: Any) -> None:
+        xfail_reason = getattr(report, "wasxfail", None)
+        if report.passed:
+            result.status = "xpassed" if xfail_reason is not None else "passed"
+            result.message = xfail_reason or None
+        elif report.skipped:
+            result.status = "xfailed" if xfail_reason is not None else "skipped"
+            result.message = xfail_reason if xfail_reason is not None else _skip_reason(report)
+        else:
+            result.status = "failed"
+            result.message = _failure_message(report)
+            result.details = report.longreprtext
+
+    @staticmethod
+    def _read_fixture_error(result: _Result, report: Any) -> None:
+        text = report.longreprtext
+        if result.status == "failed":
+            result.details = f"{result.details or ''}\n\n--- error in {report.when} ---\n{text}"
+            return
+        result.status = "error"
+        result.message = f"error in {report.when}: {_failure_message(report)}"
+        result.details = text
+
+    @staticmethod
+    def _read_skip(result: _Result, report: Any) -> None:
+        xfail_reason = getattr(report, "wasxfail", None)
+        result.status = "xfailed" if xfail_reason is not None else "skipped"
+        result.message = xfail_reason if xfail_reason is not None else _skip_reason(report)
+
+    def _add_subtest(self, report: Any) -> None:
+        base = f"{report.nodeid} {_subtest_description(report)}"
+        seen = self._subtest_counts.get(base, 0) + 1
+        self._subtest_counts[base] = seen
+        nodeid = base if seen == 1 else f"{base} #{seen}"
+        result = self._results[nodeid] = _Result(nodeid, report.location)
+        result.duration = report.duration or 0.0
+        self._read_call(result, report)

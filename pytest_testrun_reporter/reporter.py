@@ -1,0 +1,101 @@
+"""The active half of the plugin: records the session, then sends it as one run."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from junit_uploader.ci import CIContext, make_run_id
+from junit_uploader.delivery import Delivery, deliver, resend_command
+from junit_uploader.errors import UploadError
+from junit_uploader.payload import build_payload, encode_payload, summarize
+from junit_uploader.settings import ClientSettings
+from junit_uploader.spool import spool_run
+
+from . import __version__
+from .recorder import Recorder
+
+REPORTER = {"name": "pytest-testrun-reporter", "version": __version__}
+USER_AGENT = f"pytest-testrun-reporter/{__version__}"
+
+
+class TestrunReporter:
+    __test__ = False
+
+    def __init__(self, settings: ClientSettings, *, ci: CIContext, label: str) -> None:
+        self.settings = settings
+        self.ci = ci
+        self.label = settings.label or label
+        self.recorder = Recorder()
+        self.started_at = datetime.now(timezone.utc)
+        self.started = time.monotonic()
+        self.summary: list[tuple[str, str]] = []
+        self.failed_strictly = False
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Last, because pytest's subtests plugin marks a parent failed while the terminal reports it."""
+        self.recorder.add_test_report(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self.recorder.add_collect_report(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        run_id = make_run_id(self.ci, self.label, override=self.settings.run_id)
+        payload = build_payload(
+            run_id=run_id,
+            ci=self.ci,
+            label=self.label,
+            tests=self.recorder.results(),
+            reporter=REPORTER,
+            started_at=self.started_at.isoformat().replace("+00:00", "Z"),
+            duration_ms=round((time.monotonic() - self.started) * 1000, 3),
+        )
+        data = encode_payload(payload)
+        summary = summarize(payload)
+        if self.settings.output:
+            self._write_output(data)
+        if not self.settings.url:
+            if not self.settings.output:
+                self._say("warning", "not uploaded: no collector URL (set TESTRUN_URL or --testrun-url)")
+            return
+        try:
+            delivery = deliver(self.settings, data, run_id, user_agent=USER_AGENT)
+        except KeyboardInterrupt:
+            path = spool_run(self.settings.spool_dir, data, run_id)
+            delivery = Delivery(error=UploadError("interrupted while uploading"), spooled=path)
+        self._report(delivery, summary, run_id, session)
+
+    def _write_output(self, data: bytes) -> None:
+        path = Path(self.settings.output or "")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        self._say("info", f"wrote the payload to {path}")
+
+    def _report(self, delivery: Delivery, summary: str, run_id: str, session: pytest.Session) -> None:
+        if delivery.accepted:
+            accepted = delivery.accepted
+            outcome = "200 duplicate: already stored" if accepted.duplicate else f"{accepted.status} created"
+            self._say("info", f"{summary} → run {run_id} ({outcome})")
+            return
+        message = f"not uploaded: {delivery.error}"
+        if delivery.spooled:
+            message += f"; saved to {delivery.spooled}; re-send it with: {resend_command(self.settings.spool_dir)}"
+        if self.settings.strict:
+            self._say("error", message)
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        else:
+            self._say("warning", message)
+
+    def _say(self, level: str, message: str) -> None:
+        self.summary.append((level, message))
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for level, message in self.summary:
+            prefix = "testrun: " if level == "info" else f"testrun: {level}: "
+            terminalreporter.write_line(prefix + message, red=level == "error", yellow=level == "warning")
