@@ -696,8 +696,10 @@ def test_a_real_collector_refuses_other_content_under_a_stored_run_id_with_the_4
     client = real_client(project)
     client.post_run(json.dumps(a_run()).encode())
 
+    changed = a_run()
+    changed["tests"][0]["status"] = "error"
     with pytest.raises(Rejected) as raised:
-        client.post_run(json.dumps(a_run(duration_ms=1)).encode())
+        client.post_run(json.dumps(changed).encode())
 
     assert raised.value.status == 409
     assert str(raised.value).startswith(f"run {a_run()['run_id']} already holds different results (HTTP 409)")
