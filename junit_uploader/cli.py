@@ -131,8 +131,11 @@ def upload(
         say.info(f"{summarize(payload)} in run {run_id} (dry run: nothing sent)")
         return EXIT_OK
     if settings.output:
-        settings.output.parent.mkdir(parents=True, exist_ok=True)
-        settings.output.write_bytes(data)
+        try:
+            settings.output.parent.mkdir(parents=True, exist_ok=True)
+            settings.output.write_bytes(data)
+        except OSError as error:
+            raise ReportError(f"cannot write --output {settings.output}: {error.strerror or error}") from None
         say.info(f"wrote the payload to {settings.output}")
         if not settings.url:
             return EXIT_OK

@@ -43,13 +43,23 @@ def deliver(settings: ClientSettings, payload: bytes, run_id: str, *, user_agent
     try:
         accepted = client_for(settings, user_agent).post_run(payload)
     except Unreachable as error:
-        return Delivery(error=error, spooled=spool_run(settings.spool_dir, payload, run_id))
+        return save_for_later(settings, payload, run_id, error)
     except Rejected as error:
-        spooled = spool_run(settings.spool_dir, payload, run_id) if error.status in SPOOLABLE_REJECTIONS else None
-        return Delivery(error=error, spooled=spooled)
+        if error.status in SPOOLABLE_REJECTIONS:
+            return save_for_later(settings, payload, run_id, error)
+        return Delivery(error=error)
     except UploadError as error:
         return Delivery(error=error)
     return Delivery(accepted=accepted)
+
+
+def save_for_later(settings: ClientSettings, payload: bytes, run_id: str, error: UploadError) -> Delivery:
+    """Save the run for a later re-send; a spool that cannot be written is said, never raised."""
+    try:
+        return Delivery(error=error, spooled=spool_run(settings.spool_dir, payload, run_id))
+    except OSError as spool_error:
+        reason = spool_error.strerror or type(spool_error).__name__
+        return Delivery(error=UploadError(f"{error}; and it could not be saved in {settings.spool_dir}: {reason}"))
 
 
 def resend_command(spool_dir: Path) -> str:

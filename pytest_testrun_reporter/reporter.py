@@ -10,11 +10,10 @@ from typing import Any
 import pytest
 
 from junit_uploader.ci import CIContext, make_run_id
-from junit_uploader.delivery import Delivery, deliver, resend_command
+from junit_uploader.delivery import Delivery, deliver, resend_command, save_for_later
 from junit_uploader.errors import UploadError
 from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
-from junit_uploader.spool import spool_run
 
 from . import __version__
 from .recorder import Recorder
@@ -57,8 +56,8 @@ class TestrunReporter:
         )
         data = encode_payload(payload)
         summary = summarize(payload)
-        if self.settings.output:
-            self._write_output(data)
+        if self.settings.output and not self._write_output(data):
+            self._fail(session, f"could not write the payload to {self.settings.output}")
         if not self.settings.url:
             if not self.settings.output:
                 self._say("warning", "not uploaded: no collector URL (set TESTRUN_URL or --testrun-url)")
@@ -66,15 +65,18 @@ class TestrunReporter:
         try:
             delivery = deliver(self.settings, data, run_id, user_agent=USER_AGENT)
         except KeyboardInterrupt:
-            path = spool_run(self.settings.spool_dir, data, run_id)
-            delivery = Delivery(error=UploadError("interrupted while uploading"), spooled=path)
+            delivery = save_for_later(self.settings, data, run_id, UploadError("interrupted while uploading"))
         self._report(delivery, summary, run_id, session)
 
-    def _write_output(self, data: bytes) -> None:
+    def _write_output(self, data: bytes) -> bool:
         path = Path(self.settings.output or "")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(data)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(data)
+        except OSError:
+            return False
         self._say("info", f"wrote the payload to {path}")
+        return True
 
     def _report(self, delivery: Delivery, summary: str, run_id: str, session: pytest.Session) -> None:
         if delivery.accepted:
@@ -85,12 +87,16 @@ class TestrunReporter:
         message = f"not uploaded: {delivery.error}"
         if delivery.spooled:
             message += f"; saved to {delivery.spooled}; re-send it with: {resend_command(self.settings.spool_dir)}"
-        if self.settings.strict:
-            self._say("error", message)
-            if session.exitstatus == pytest.ExitCode.OK:
-                session.exitstatus = pytest.ExitCode.TESTS_FAILED
-        else:
+        self._fail(session, message)
+
+    def _fail(self, session: pytest.Session, message: str) -> None:
+        """A warning, unless strict mode asked that a reporting failure fail the session."""
+        if not self.settings.strict:
             self._say("warning", message)
+            return
+        self._say("error", message)
+        if session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def _say(self, level: str, message: str) -> None:
         self.summary.append((level, message))

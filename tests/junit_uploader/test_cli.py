@@ -232,3 +232,12 @@ def test_help_lists_every_option() -> None:
     for option in ("--url", "--label", "--run-id", "--dry-run", "--output", "--strict", "--resend", "--timeout",
                    "--retries", "-q", "-v", "TESTRUN_TOKEN", "TESTRUN_URL"):
         assert option in result.stdout
+
+
+def test_an_unwritable_output_file_is_exit_2(report: Path, tmp_path: Path) -> None:
+    (tmp_path / "blocker").write_text("a file")
+
+    code, _, err = run("--output", str(tmp_path / "blocker" / "out.json"), str(report), env=GITHUB_ENV)
+
+    assert code == 2
+    assert "cannot write --output" in err and err.count("\n") == 1

@@ -343,3 +343,35 @@ def test_the_default_label_names_python_and_platform(pytester: pytest.Pytester, 
 
     assert payload["ci"]["label"] == f"pytest-py{sys.version_info.major}.{sys.version_info.minor}-{sys.platform}"
     assert payload["reporter"]["name"] == "pytest-testrun-reporter"
+
+
+def test_an_unwritable_output_file_warns_and_leaves_the_exit_code(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile("def test_a(): pass")
+    (pytester.path / "blocker").write_text("a file, not a directory")
+
+    relaxed = pytester.runpytest("--testrun-report", "--testrun-output=blocker/out.json")
+    strict = pytester.runpytest("--testrun-report", "--testrun-output=blocker/out.json", "--testrun-strict")
+
+    assert relaxed.ret == pytest.ExitCode.OK
+    relaxed.stdout.fnmatch_lines(["testrun: warning: could not write the payload to blocker/out.json"])
+    assert strict.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_a_collector_down_and_an_unwritable_spool_still_leave_the_exit_code(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (pytester.path / "blocker").write_text("a file, not a directory")
+    for name, value in {"TESTRUN_URL": f"http://127.0.0.1:{port}", "TESTRUN_TOKEN": "testrun_x", "TESTRUN_RETRIES": "0",
+                        "TESTRUN_SPOOL_DIR": "blocker/spool"}.items():
+        monkeypatch.setenv(name, value)
+    pytester.makepyfile("def test_a(): pass")
+
+    result = pytester.runpytest("--testrun-report")
+
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["testrun: warning: not uploaded: *could not be saved in blocker/spool*"])
