@@ -18,7 +18,7 @@ from typing import TextIO
 
 from . import __version__
 from .ci import detect_ci, make_run_id
-from .delivery import Delivery, client_for, deliver, resend_command
+from .delivery import Delivery, client_for, deliver
 from .errors import ConfigError, ReportError, UploadError
 from .junit import find_reports, parse_reports
 from .payload import build_payload, encode_payload, summarize
@@ -144,18 +144,14 @@ def upload(
 
 
 def report_delivery(delivery: Delivery, summary: str, run_id: str, settings: ClientSettings, say: _Printer) -> int:
-    if delivery.accepted:
-        accepted = delivery.accepted
-        outcome = "200 duplicate: already stored" if accepted.duplicate else f"{accepted.status} created"
-        say.info(f"{summary} → run {run_id} ({outcome})")
+    line = delivery.describe(summary, run_id, settings.spool_dir)
+    if delivery.ok:
+        say.info(line)
         return EXIT_OK
-    message = f"not uploaded: {delivery.error}"
-    if delivery.spooled:
-        message += f"; saved to {delivery.spooled}; re-send it with: {resend_command(settings.spool_dir)}"
     if settings.strict:
-        say.error(message)
+        say.error(line)
         return EXIT_STRICT_FAILURE
-    say.warning(message)
+    say.warning(line)
     return EXIT_OK
 
 

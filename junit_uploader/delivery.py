@@ -28,6 +28,16 @@ class Delivery:
     def ok(self) -> bool:
         return self.accepted is not None
 
+    def describe(self, summary: str, run_id: str, spool_dir: Path) -> str:
+        """The one line both producers print: what was stored, or why not and how to re-send."""
+        if self.accepted:
+            outcome = "200 duplicate: already stored" if self.accepted.duplicate else f"{self.accepted.status} created"
+            return f"{summary} → run {run_id} ({outcome})"
+        message = f"not uploaded: {self.error}"
+        if self.spooled:
+            message += f"; saved to {self.spooled}; re-send it with: {resend_command(spool_dir)}"
+        return message
+
 
 def client_for(settings: ClientSettings, user_agent: str) -> CollectorClient:
     if not settings.url:

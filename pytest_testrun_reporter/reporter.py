@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from junit_uploader.ci import CIContext, make_run_id
-from junit_uploader.delivery import Delivery, deliver, resend_command, save_for_later
+from junit_uploader.delivery import Delivery, deliver, save_for_later
 from junit_uploader.errors import UploadError
 from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
@@ -79,15 +79,11 @@ class TestrunReporter:
         return True
 
     def _report(self, delivery: Delivery, summary: str, run_id: str, session: pytest.Session) -> None:
-        if delivery.accepted:
-            accepted = delivery.accepted
-            outcome = "200 duplicate: already stored" if accepted.duplicate else f"{accepted.status} created"
-            self._say("info", f"{summary} → run {run_id} ({outcome})")
-            return
-        message = f"not uploaded: {delivery.error}"
-        if delivery.spooled:
-            message += f"; saved to {delivery.spooled}; re-send it with: {resend_command(self.settings.spool_dir)}"
-        self._fail(session, message)
+        line = delivery.describe(summary, run_id, self.settings.spool_dir)
+        if delivery.ok:
+            self._say("info", line)
+        else:
+            self._fail(session, line)
 
     def _fail(self, session: pytest.Session, message: str) -> None:
         """A warning, unless strict mode asked that a reporting failure fail the session."""
