@@ -1,166 +1,30 @@
-"""Which CI runs this job, and the one deterministic ``run_id`` of this job attempt.
+"""One reader per CI provider, mapping the variables its documentation gives onto CIContext.
 
-Every function takes the environment as a ``Mapping`` (nothing here reads
-``os.environ``). Each provider is one reader that maps the variable names its
-own documentation gives onto :class:`CIContext`, plus the fields that make a
-job attempt unique there; :data:`PROVIDERS` lists them in detection order.
-
-A ``run_id`` is ``provider:<identity parts>:label``. The parts come from the
-provider's variables, so a retried upload of the same job attempt gets the
-same id (the collector answers ``200 duplicate``), while another attempt, job,
-parallel node or label gets another one. What no CI variable tells apart,
-such as two matrix legs of one GitHub Actions job, the label must.
+:data:`PROVIDERS` lists them in detection order, each with the fields that
+make a job attempt unique on that provider.
 """
 
 from __future__ import annotations
 
-import hashlib
-import re
-import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
-#: The collector's limit for ``run_id``, in characters.
-RUN_ID_MAX = 256
-#: Longer values are treated as absent: the collector refuses metadata values over 2,048 characters.
-_VALUE_MAX = 2048
-#: ``ci.attempt`` is a 32-bit column on the collector.
-_COUNT_MAX = 2**31 - 1
-_HASH_CHARS = 16
-_TRUE = frozenset({"true", "1", "yes"})
-_FALSE = frozenset({"false", "0", "no", "off"})
-#: What the collector refuses in a run_id (control characters), and lone surrogates that cannot be encoded.
-_UNSAFE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
-_SURROGATE = re.compile("[\ud800-\udfff]")
-_DIGITS = re.compile(r"[0-9]+")
-_PULL_REF = re.compile(r"^refs/pull/([0-9]+)/(?:merge|head)$")
-_PULL_URL = re.compile(r"/pull(?:-requests)?/([0-9]+)/?$")
-
-
-@dataclass(frozen=True)
-class CIContext:
-    """What the CI environment says about this job; ``None`` where the provider does not say.
-
-    ``job`` is the job's name (stable across retries, what analytics group by);
-    ``job_id`` is the provider's id of this one execution of it where there is
-    one (GitLab ``CI_JOB_ID``, CircleCI ``CIRCLE_BUILD_NUM``, ...). ``attempt``
-    is the provider's own retry number, as it counts it (GitHub and Azure
-    start at 1, Buildkite at 0).
-    """
-
-    provider: str
-    repository: str | None = None
-    pipeline_id: str | None = None
-    job: str | None = None
-    attempt: int | None = None
-    node: str | None = None
-    commit: str | None = None
-    branch: str | None = None
-    pull_request: str | None = None
-    url: str | None = None
-    job_id: str | None = None
-
-    def in_ci(self) -> bool:
-        return self.provider != "local"
-
-    def identity_parts(self) -> tuple[str, ...]:
-        """The fields that make a job attempt unique on this provider, in a fixed order; ``-`` when absent."""
-        provider = _BY_NAME.get(self.provider)
-        names = provider.identity if provider else ()
-        return tuple(_part(getattr(self, name)) for name in names)
-
-
-def _part(value: str | int | None) -> str:
-    return "-" if value is None else str(value)
-
-
-class _Env:
-    """The environment as a provider reader sees it: blank, oversized or non-numeric counts are absent."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self._env = env
-
-    def text(self, *names: str) -> str | None:
-        """The first of ``names`` that has a usable value."""
-        for name in names:
-            value = self._env.get(name)
-            if isinstance(value, str):
-                value = _SURROGATE.sub("\ufffd", value.strip())
-                if value and len(value) <= _VALUE_MAX:
-                    return value
-        return None
-
-    def count(self, name: str) -> int | None:
-        value = self.text(name)
-        if value is None or not _DIGITS.fullmatch(value) or int(value) > _COUNT_MAX:
-            return None
-        return int(value)
-
-    def index(self, name: str) -> str | None:
-        number = self.count(name)
-        return None if number is None else str(number)
-
-    def has(self, *names: str) -> bool:
-        return self.text(*names) is not None
-
-    def flag(self, name: str) -> bool:
-        value = self.text(name)
-        return value is not None and value.lower() in _TRUE
-
-
-# --- helpers shared by the readers --------------------------------------------
-
-
-def _number(value: str | None) -> str | None:
-    """A PR number, or ``None`` for the ``false`` / empty some providers use for 'not a PR'."""
-    return value if value is not None and _DIGITS.fullmatch(value) else None
-
-
-def _after(value: str | None, prefix: str) -> str | None:
-    if value is None or not value.startswith(prefix):
-        return None
-    return value[len(prefix) :] or None
-
-
-def _branch_of_ref(ref: str | None) -> str | None:
-    """``refs/heads/main`` -> ``main``; tags and PR refs are not branches."""
-    return _after(ref, "refs/heads/")
-
-
-def _plain_branch(name: str | None) -> str | None:
-    return _branch_of_ref(name) or name
-
-
-def _match(pattern: re.Pattern[str], value: str | None) -> str | None:
-    found = pattern.search(value) if value else None
-    return found.group(1) if found else None
-
-
-def _repo_path(url: str | None) -> str | None:
-    """``git@github.com:acme/api.git`` or ``https://github.com/acme/api.git`` -> ``acme/api``."""
-    if not url:
-        return None
-    if "://" in url:
-        path = urlsplit(url).path
-    elif ":" in url:
-        path = url.split(":", 1)[1]
-    else:
-        return None
-    return path.strip("/").removesuffix(".git") or None
-
-
-def _url(base: str | None, *parts: str | None) -> str | None:
-    if base is None or any(part is None for part in parts):
-        return None
-    return "/".join([base.rstrip("/"), *(str(part) for part in parts)])
-
-
-def _joined(*names: str | None, separator: str = "/") -> str | None:
-    return separator.join(name for name in names if name) or None
-
-
-# --- one reader per provider, each from the provider's own documentation ------
+from .context import CIContext
+from .environment import (
+    _after,
+    _branch_of_ref,
+    _ci_is_set,
+    _Env,
+    _joined,
+    _match,
+    _number,
+    _plain_branch,
+    _PULL_REF,
+    _PULL_URL,
+    _repo_path,
+    _url,
+)
 
 
 def _github(env: _Env) -> CIContext:
@@ -461,12 +325,6 @@ def _generic(env: _Env) -> CIContext:
     )
 
 
-def _ci_is_set(env: _Env) -> bool:
-    """``CI`` is on: ``true``/``1``/``yes`` in any case, or a provider's own marker such as ``woodpecker``."""
-    value = env.text("CI")
-    return value is not None and value.lower() not in _FALSE
-
-
 @dataclass(frozen=True)
 class Provider:
     """How to recognise one CI provider, read its variables, and which fields identify a job attempt there.
@@ -507,74 +365,12 @@ PROVIDERS: tuple[Provider, ...] = (
 _BY_NAME = {provider.name: provider for provider in PROVIDERS}
 
 
-def detect_ci(env: Mapping[str, str]) -> CIContext:
-    """The first provider (in :data:`PROVIDERS` order) whose marker is set; ``local`` when none is."""
-    view = _Env(env)
-    for provider in PROVIDERS:
-        if provider.detect(view):
-            return provider.read(view)
-    return CIContext(provider="local")
+def identity_parts(ci: CIContext) -> tuple[str, ...]:
+    """The fields that make a job attempt unique on this provider, in a fixed order; ``-`` when absent."""
+    provider = _BY_NAME.get(ci.provider)
+    names = provider.identity if provider else ()
+    return tuple(_part(getattr(ci, name)) for name in names)
 
 
-def make_run_id(
-    ci: CIContext,
-    label: str,
-    *,
-    override: str | None = None,
-    fresh: Callable[[], str] = lambda: uuid.uuid4().hex,
-) -> str:
-    """``override`` verbatim when given, else ``provider:<identity parts>:label``.
-
-    The parts are the provider's own variables, chosen so that a retry, another
-    job or another parallel node changes them; see ``Provider.identity``. Legs
-    of a matrix are not always among them: on GitHub Actions every leg of a
-    job shares ``GITHUB_RUN_ID``, ``GITHUB_RUN_ATTEMPT`` and ``GITHUB_JOB``, so
-    the label (which by default names the Python version and platform) is
-    what tells them apart, and legs that differ in something else need one.
-
-    Outside CI, or in a CI that names neither a build nor a job run, the id is
-    ``provider:<fresh()>:label``: such a run is not a retry of anything. The id
-    is cut to the collector's 256 characters, ending in ``~`` and 16 hex
-    characters of the full id's SHA-256 so that long ids stay distinct, and
-    control characters become ``_``.
-    """
-    given = (override or "").strip()
-    if given:
-        return given
-    if ci.pipeline_id is None and ci.job_id is None:
-        return _fit(":".join([ci.provider, fresh(), label]))
-    return _fit(":".join([ci.provider, *ci.identity_parts(), label]))
-
-
-def _fit(run_id: str) -> str:
-    clean = _UNSAFE.sub("_", run_id)
-    if len(clean) <= RUN_ID_MAX:
-        return clean
-    digest = hashlib.sha256(run_id.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
-    return f"{clean[: RUN_ID_MAX - _HASH_CHARS - 1]}~{digest}"
-
-
-def ci_metadata(ci: CIContext, label: str) -> dict[str, str | int | None]:
-    """The payload's ``ci`` object (``job_id`` is one of the extra keys the collector stores as given)."""
-    values: dict[str, str | int | None] = {
-        "provider": ci.provider,
-        "pipeline_id": ci.pipeline_id,
-        "job": ci.job,
-        "job_id": ci.job_id,
-        "attempt": ci.attempt,
-        "node": ci.node,
-        "url": ci.url,
-        "label": label,
-    }
-    return {key: value for key, value in values.items() if value is not None}
-
-
-def vcs_metadata(ci: CIContext) -> dict[str, str | None]:
-    """The payload's ``vcs`` object."""
-    values = {
-        "repository": ci.repository,
-        "commit": ci.commit,
-        "branch": ci.branch,
-        "pull_request": ci.pull_request,
-    }
-    return {key: value for key, value in values.items() if value is not None}
+def _part(value: str | int | None) -> str:
+    return "-" if value is None else str(value)
