@@ -101,13 +101,11 @@ from typing import Any
 from xml.parsers import expat
 
 from .errors import MalformedReport, ReportError
+from .payload import DETAILS_MAX, MESSAGE_MAX, TEXT_MAX, capped
 from .reports import display_path, find_reports
 
 __all__ = ["ParsedRun", "find_reports", "parse_reports"]
 
-MESSAGE_MAX = 8192
-DETAILS_MAX = 65536
-TEXT_MAX = 1024
 ID_MAX = 1024
 ATTEMPTS_MAX = 1000
 DURATION_MAX_MS = 1e12
@@ -468,7 +466,7 @@ def _message(section: _Section) -> str | None:
     message = section.message
     if not message or message.isspace():
         message = _first_line("".join(section.text.parts))
-    return _capped(message, MESSAGE_MAX) if message else None
+    return capped(message, MESSAGE_MAX) if message else None
 
 
 def _details(winner: _Section | None, sections: list[_Section], outputs: dict[str, _Text]) -> str | None:
@@ -487,7 +485,7 @@ def _details(winner: _Section | None, sections: list[_Section], outputs: dict[st
         return None
     text = "\n".join(kept for kept, _ in pieces)
     dropped = sum(dropped for _, dropped in pieces)
-    return _capped(text, DETAILS_MAX, dropped)
+    return capped(text, DETAILS_MAX, dropped)
 
 
 def _section_header(section: _Section) -> str:
@@ -609,13 +607,3 @@ def _first_line(text: str) -> str | None:
 
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _capped(text: str, limit: int, dropped: int = 0) -> str:
-    """``text`` within ``limit`` characters; a cut (here or earlier, ``dropped``) is marked."""
-    if len(text) + dropped <= limit:
-        return text
-    total = len(text) + dropped
-    marker = f"\n… [truncated {total} chars]"
-    keep = limit - len(marker)
-    return text[:keep] + f"\n… [truncated {total - keep} chars]"

@@ -8,6 +8,23 @@ from typing import Any
 
 from .ci import CIContext, ci_metadata, vcs_metadata
 
+#: The collector's caps on a test's texts, in characters (see its OpenAPI document).
+MESSAGE_MAX = 8192
+DETAILS_MAX = 65536
+TEXT_MAX = 1024
+
+
+def capped(text: str, limit: int, dropped: int = 0) -> str:
+    """``text`` within ``limit`` characters, NULs replaced; a cut (here or earlier, ``dropped``) is marked."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    if len(text) + dropped <= limit:
+        return text
+    total = len(text) + dropped
+    marker = f"\n… [truncated {total} chars]"
+    keep = limit - len(marker)
+    return text[:keep] + f"\n… [truncated {total - keep} chars]"
+
 
 def build_payload(
     *,

@@ -22,22 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-MESSAGE_MAX = 8192
-DETAILS_MAX = 65536
-
-
-def capped(text: str | None, limit: int) -> str | None:
-    """Cut to ``limit`` characters with a marker that says how much was cut; NULs replaced."""
-    if text is None:
-        return None
-    if "\x00" in text:
-        text = text.replace("\x00", "\ufffd")
-    if len(text) <= limit:
-        return text
-    marker = "\n… [truncated {} chars]"
-    keep = limit - len(marker.format(len(text)))
-    return text[:keep] + marker.format(len(text) - keep)
-
+from junit_uploader.payload import DETAILS_MAX, MESSAGE_MAX, capped
 
 def first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
@@ -69,8 +54,8 @@ class _Result:
             "duration_ms": round(self.duration * 1000, 3),
             "attempts": self.reruns + 1,
             "flaky": self.reruns > 0 and status == "passed",
-            "message": capped(self.message, MESSAGE_MAX),
-            "details": capped(self.details, DETAILS_MAX),
+            "message": None if self.message is None else capped(self.message, MESSAGE_MAX),
+            "details": None if self.details is None else capped(self.details, DETAILS_MAX),
         }
 
 
