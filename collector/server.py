@@ -10,6 +10,8 @@ in-flight requests finish (up to ``shutdown_timeout_s``), then exits.
 from __future__ import annotations
 
 import _thread
+import ctypes
+import ctypes.util
 import logging
 import signal
 import threading
@@ -27,6 +29,28 @@ log = logging.getLogger("testrun")
 #: waitress buffers a body up to this much over our own limit, so that our
 #: JSON 413 (not waitress's plain-text one) answers a body just over the limit
 WAITRESS_BODY_SLACK = 1024 * 1024
+#: seconds between waitress's sweeps for connections silent past the channel
+#: timeout; its default (30) let a stalled client stay up to 30 s longer
+CLEANUP_INTERVAL_S = 1
+#: glibc's M_MMAP_THRESHOLD: blocks this large or larger are mmapped, so freeing them returns them to the OS
+MMAP_THRESHOLD_BYTES = 1024 * 1024
+_M_MMAP_THRESHOLD = -3
+
+
+def return_large_blocks_to_the_os() -> bool:
+    """Fix glibc's mmap threshold, so a large body's memory goes back to the OS once it is freed.
+
+    By default glibc raises the threshold to the size of each large block freed
+    (up to 32 MiB), after which such blocks come from per-thread heaps that keep
+    them: every worker thread that once read a 32 MiB body then holds about
+    twice that for good (measured: 8 threads, 30 MiB bodies, RSS 31 -> 573 MiB;
+    with the threshold fixed, 81 MiB). No-op (False) on other C libraries.
+    """
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return bool(libc.mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
+    except (OSError, AttributeError):
+        return False
 
 
 class InFlight:
@@ -52,12 +76,14 @@ class Server:
         self.app = app
         self.settings = settings
         self.inflight = InFlight(app.wsgi_app)
+        return_large_blocks_to_the_os()
         self.waitress = create_server(
             self.inflight,
             host=settings.host,
             port=settings.port,
             threads=settings.threads,
             channel_timeout=settings.channel_timeout_s,
+            cleanup_interval=CLEANUP_INTERVAL_S,
             max_request_body_size=settings.max_body_bytes + WAITRESS_BODY_SLACK,
             expose_tracebacks=False,
             ident="testrun",

@@ -16,6 +16,14 @@ from ..validation import validate_minimal, validate_run
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+#: JSON values a run body may hold per allowed test (a test with every field is 12), plus some for the rest
+VALUES_PER_TEST = 16
+VALUES_BESIDES_TESTS = 10_000
+
+
+def max_run_values(max_tests: int) -> int:
+    """The most JSON values a run body may hold: what a run of ``max_tests`` tests needs, with room to spare."""
+    return VALUES_PER_TEST * max_tests + VALUES_BESIDES_TESTS
 
 
 def run_url(run_id: str) -> str:
@@ -63,6 +71,7 @@ def status_filter(raw: str | None) -> str | None:
 
 def register(app: bottle.Bottle, state: Any) -> None:
     settings = state.settings
+    max_values = max_run_values(settings.max_tests_per_run)
 
     def accept(project: Project, run: RunPayload) -> dict[str, Any]:
         context = request_context(bottle.request.environ)
@@ -89,13 +98,13 @@ def register(app: bottle.Bottle, state: Any) -> None:
     @app.post("/api/v1/runs")
     def post_run() -> dict[str, Any]:
         principal = state.authenticate("ingest")
-        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes)
+        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes, max_values=max_values)
         return accept(principal.project, validate_run(data, max_tests=settings.max_tests_per_run))
 
     @app.post("/ingest")
     def post_minimal_run() -> dict[str, Any]:
         principal = state.authenticate("ingest")
-        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes)
+        data = read_json_body(bottle.request.environ, max_bytes=settings.max_body_bytes, max_values=max_values)
         return accept(principal.project, validate_minimal(data))
 
     @app.get("/api/v1/runs")
