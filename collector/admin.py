@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="Manage a testrun collector's orgs, projects, tokens and schema.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument("--db", help=f"SQLite path or sqlite:/// URL (default: TESTRUN_DB, else {DEFAULT_DB})")
+    parser.add_argument(
+        "--db", help=f"SQLite path, sqlite:/// or postgresql:// URL (default: TESTRUN_DB, else {DEFAULT_DB})"
+    )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("migrate", parents=[common], help="create or upgrade the database schema")
@@ -96,7 +98,7 @@ def main(
     env = os.environ if env is None else env
     try:
         settings = Settings.resolve(flags={"db": args.db}, env=env)
-        store = open_store(settings.db, busy_timeout_s=settings.busy_timeout_s)
+        store = open_store(settings.db, **settings.store_options())
         try:
             if args.command != "migrate":
                 store.check_schema()

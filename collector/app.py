@@ -109,7 +109,7 @@ def _render_router_error(error: bottle.HTTPError) -> str:
 def create_app(settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None) -> CollectorApp:
     from .api import admin, ops, runs
 
-    store = store if store is not None else open_store(settings.db, busy_timeout_s=settings.busy_timeout_s)
+    store = store if store is not None else open_store(settings.db, **settings.store_options())
     metrics = metrics if metrics is not None else Metrics()
     state = AppState(settings=settings, store=store, metrics=metrics, auth=Authenticator(store, settings, metrics))
     app = CollectorApp(catchall=True)

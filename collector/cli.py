@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
 from collections.abc import Mapping, Sequence
 
@@ -12,8 +13,11 @@ from . import __version__
 from .errors import CollectorError
 from .logs import configure_logging
 from .settings import Settings
+from .store import parse_database_url
 
 log = logging.getLogger("testrun")
+
+_PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,8 +32,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; TESTRUN_HOST)")
     serve.add_argument("--port", help="TCP port, 0 for any free one (default 8080; TESTRUN_PORT)")
-    serve.add_argument("--db", help="SQLite file path or sqlite:/// URL (default testrun.sqlite3; TESTRUN_DB)")
+    serve.add_argument(
+        "--db", help="SQLite file path, sqlite:/// or postgresql:// URL (default testrun.sqlite3; TESTRUN_DB)"
+    )
     serve.add_argument("--threads", help="worker threads (default 8; TESTRUN_THREADS)")
+    serve.add_argument("--pool-min-size", help="PostgreSQL connections kept open (default 1)")
+    serve.add_argument("--pool-max-size", help="PostgreSQL connections at most, per process (default 10)")
+    serve.add_argument("--statement-timeout-s", help="PostgreSQL statement timeout before 503 (default 10)")
     serve.add_argument("--log-format", choices=("json", "text"), help="log line format (default json)")
     serve.add_argument("--max-body-bytes", help="largest request body, also after gzip (default 32 MiB)")
     serve.add_argument("--shutdown-timeout-s", help="seconds in-flight requests get after SIGTERM (default 20)")
@@ -54,6 +63,12 @@ def serve(settings: Settings) -> int:
     configure_logging(settings.log_format)
     app = create_app(settings)
     app.state.store.check_schema()
+    if parse_database_url(settings.db).backend == "postgresql" and settings.pool_max_size < settings.threads:
+        log.warning(
+            "pool_max_size %d is less than threads %d: requests will wait for a database connection",
+            settings.pool_max_size,
+            settings.threads,
+        )
     server = Server(app, settings)
     log.info("testrun collector %s listening on %s (database %s)", __version__, server.url, _safe_db(settings.db))
     server.serve_forever()
@@ -62,11 +77,11 @@ def serve(settings: Settings) -> int:
 
 
 def _safe_db(url: str) -> str:
-    """The database URL without a password."""
+    """The database URL without a password (neither ``user:password@`` nor ``?password=``)."""
     if "@" in url and "://" in url:
         scheme, rest = url.split("://", 1)
-        return f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
-    return url
+        url = f"{scheme}://***@{rest.rsplit('@', 1)[1]}"
+    return _PASSWORD_PARAMETER.sub(r"\1***", url)
 
 
 if __name__ == "__main__":

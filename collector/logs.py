@@ -30,3 +30,4 @@ def configure_logging(log_format: str, stream=None) -> None:  # type: ignore[no-
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.getLogger("waitress").setLevel(logging.WARNING)
+    logging.getLogger("psycopg").setLevel(logging.WARNING)  # the pool logs every checkout at INFO

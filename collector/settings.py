@@ -22,6 +22,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _non_negative_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be zero or more")
+    return number
+
+
 def _non_negative_float(value: str) -> float:
     number = float(value)
     if number < 0 or number != number:
@@ -51,7 +58,13 @@ class Settings:
     #: the most bytes a request body may have, before and after gzip inflation
     max_body_bytes: int = 32 * 1024 * 1024
     max_tests_per_run: int = 100_000
+    #: how long a call waits for the database (SQLite's write lock, a PostgreSQL pool connection) before 503
     busy_timeout_s: float = 5.0
+    #: PostgreSQL: connections each collector process keeps open at least, and opens at most
+    pool_min_size: int = 1
+    pool_max_size: int = 10
+    #: PostgreSQL: longest a statement may run before 503; 0 turns the limit off
+    statement_timeout_s: float = 10.0
     #: seconds an in-flight request may take to finish after SIGTERM
     shutdown_timeout_s: float = 20.0
     #: idle seconds before a client connection is closed (slow clients)
@@ -66,6 +79,22 @@ class Settings:
     #: sustained requests per second per token; 0 turns the limit off
     token_rate_per_s: float = 100.0
     token_burst: int = 200
+
+    def __post_init__(self) -> None:
+        if self.pool_min_size > self.pool_max_size:
+            raise ConfigError(
+                f"pool_min_size={self.pool_min_size} is more than pool_max_size={self.pool_max_size} "
+                "(TESTRUN_POOL_MIN_SIZE, TESTRUN_POOL_MAX_SIZE)"
+            )
+
+    def store_options(self) -> dict[str, Any]:
+        """The keyword arguments of ``store.open_store`` these settings give."""
+        return {
+            "busy_timeout_s": self.busy_timeout_s,
+            "pool_min_size": self.pool_min_size,
+            "pool_max_size": self.pool_max_size,
+            "statement_timeout_s": self.statement_timeout_s,
+        }
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -94,6 +123,9 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "max_body_bytes": _positive_int,
     "max_tests_per_run": _positive_int,
     "busy_timeout_s": _non_negative_float,
+    "pool_min_size": _non_negative_int,
+    "pool_max_size": _positive_int,
+    "statement_timeout_s": _non_negative_float,
     "shutdown_timeout_s": _non_negative_float,
     "channel_timeout_s": _positive_int,
     "log_format": _log_format,

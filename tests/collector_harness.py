@@ -21,8 +21,8 @@ LISTENING = re.compile(r"listening on (http://[^\s\"]+)")
 _names = itertools.count()
 
 
-def admin(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run ``testrun-admin --db DB ARGS...`` as a user would."""
+def admin(db: Path | str, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run ``testrun-admin --db DB ARGS...`` as a user would (DB: a SQLite path or a database URL)."""
     return subprocess.run(
         [sys.executable, "-m", "collector.admin", "--db", str(db), *args],
         capture_output=True,
@@ -32,7 +32,7 @@ def admin(db: Path, *args: str, env: dict[str, str] | None = None) -> subprocess
     )
 
 
-def admin_json(db: Path, *args: str) -> Any:
+def admin_json(db: Path | str, *args: str) -> Any:
     result = admin(db, *args, "--json")
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
@@ -40,7 +40,7 @@ def admin_json(db: Path, *args: str) -> Any:
 
 @dataclass
 class CollectorProcess:
-    db: Path
+    db: Path | str  # a SQLite path or a database URL, given as --db
     env: dict[str, str] = field(default_factory=dict)
     url: str = ""
     admin_token: str = ""

@@ -1,6 +1,6 @@
 """The storage interface the routes and the admin CLI talk to.
 
-A backend (SQLite now, PostgreSQL later) implements every method with the
+A backend (SQLite, PostgreSQL) implements every method with the
 same behaviour; nothing above this layer holds SQL.
 """
 

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from ..errors import BadRequest, FieldError
 from ..model import Counts, Project, RunPayload, StoredRun, TestResult, TokenRecord
+from ..timeutil import format_utc, parse_rfc3339
 
 
 class Row(Protocol):
@@ -57,9 +58,24 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
         value = json.loads(raw)
     except (binascii.Error, ValueError):
         raise BadRequest("cursor is not valid: use the next_cursor of a previous page, unchanged") from None
-    if not (isinstance(value, list) and len(value) == 2 and isinstance(value[0], str) and type(value[1]) is int):
+    if not (
+        isinstance(value, list)
+        and len(value) == 2
+        and isinstance(value[0], str)
+        and _is_stored_time(value[0])
+        and type(value[1]) is int
+        and -(2**63) <= value[1] < 2**63
+    ):
         raise BadRequest("cursor is not valid: it does not mark a position in a list of runs")
     return value[0], value[1]
+
+
+def _is_stored_time(text: str) -> bool:
+    """A time as the stores write it; any other text would compare differently in each backend."""
+    try:
+        return format_utc(parse_rfc3339(text)) == text
+    except ValueError:
+        return False
 
 
 # --- runs -----------------------------------------------------------------------

@@ -1,7 +1,10 @@
 """Fixtures for the store tests: a fresh database per test and valid records to put in it.
 
 The tests in test_store.py use only the Store interface, through ``new_store``
-and ``store``, so they can be run against every backend.
+and ``store``, and run against every backend: ``backend`` is parametrized
+over SQLite and PostgreSQL (a database of the test's own on the server
+``postgres_harness`` names). A backend's own test module overrides
+``backend`` with its name.
 """
 
 from __future__ import annotations
@@ -15,6 +18,9 @@ import pytest
 from collector.model import Counts, Project, RunPayload, TestResult
 from collector.store.base import Store
 from collector.store.sqlite import SQLiteStore
+from postgres_harness import database_url
+
+BACKENDS = ("sqlite", "postgresql")
 
 DIGEST_A = "a" * 64
 DIGEST_B = "b" * 64
@@ -27,13 +33,32 @@ def db_path(tmp_path: Any) -> str:
     return str(tmp_path / "testrun.sqlite3")
 
 
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def new_store(db_path: str) -> Iterator[Callable[..., Store]]:
+def db_url(backend: str, request: pytest.FixtureRequest) -> str:
+    """This test's own empty database: a SQLite file, or a new PostgreSQL database."""
+    if backend == "sqlite":
+        return str(request.getfixturevalue("db_path"))
+    return database_url(request.getfixturevalue("postgres_database")())
+
+
+@pytest.fixture
+def new_store(backend: str, db_url: str) -> Iterator[Callable[..., Store]]:
     """Open another store on this test's database (not migrated); all are closed after the test."""
     opened: list[Store] = []
 
     def open_store(**options: Any) -> Store:
-        store = SQLiteStore(db_path, **options)
+        store: Store
+        if backend == "sqlite":
+            store = SQLiteStore(db_url, **options)
+        else:
+            from collector.store.postgres import PostgresStore
+
+            store = PostgresStore(db_url, **options)
         opened.append(store)
         return store
 

@@ -21,6 +21,11 @@ from collector.store.sqlite import SQLiteStore
 RECEIVED_AT = "2026-01-12T10:05:00.000000Z"
 
 
+@pytest.fixture
+def backend() -> str:
+    return "sqlite"
+
+
 def pragmas(store: SQLiteStore) -> dict[str, Any]:
     conn = store._connection()  # pragmas are per connection: ask the store's own
     names = ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")

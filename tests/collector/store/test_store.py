@@ -73,6 +73,17 @@ def test_orgs_are_created_and_listed_by_name(store: Store) -> None:
     assert store.list_orgs() == [acme, zeta]
 
 
+def test_names_are_ordered_by_code_point_whatever_the_locale(store: Store) -> None:
+    names = ["b", "B", "ab", "a-c", "a.b", "a_b", "0", "Zeta", "é"]
+    for name in names:
+        store.create_org(name)
+    for name in names:
+        store.create_project("0", name)
+
+    assert [org.name for org in store.list_orgs()] == sorted(names)
+    assert [project.name for project in store.list_projects("0")] == sorted(names)
+
+
 def test_an_org_name_can_be_taken_only_once(store: Store) -> None:
     store.create_org("acme")
 
@@ -452,6 +463,9 @@ def b64(text: str) -> str:
         b64('["2026-01-12T10:00:00.000000Z", "7"]'),
         b64('["2026-01-12T10:00:00.000000Z", true]'),
         b64('{"started_at": "2026-01-12T10:00:00.000000Z", "id": 7}'),
+        b64('["yesterday", 7]'),
+        b64('["2026-01-12T10:00:00Z", 7]'),  # a time, but not as the store writes it
+        b64('["2026-01-12T10:00:00.000000Z", 9223372036854775808]'),
     ],
 )
 def test_a_cursor_the_store_did_not_make_is_a_bad_request(store: Store, project: Project, cursor: str) -> None:
