@@ -16,7 +16,7 @@ from . import __version__, accounts
 from .errors import CollectorError, NotFound
 from .settings import DEFAULT_DB, Settings
 from .store import Store, open_store
-from .timeutil import utc_now
+from .timeutil import days_from_now, utc_now
 from .tokens import create_token
 
 
@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
         "project", nargs="?", metavar="ORG/PROJECT"
     )
     token.add_parser("revoke", parents=[common], help="revoke a token by id").add_argument("token_id")
+
+    prune = commands.add_parser(
+        "prune",
+        parents=[common],
+        help="delete runs older than a number of days",
+        description="Delete runs that started more than DAYS ago, with their test results, in short batches "
+        "so that ingest keeps flowing.",
+    )
+    prune.add_argument("--older-than", type=_days, required=True, metavar="DAYS", help="age in days")
+    prune.add_argument("--project", metavar="ORG/PROJECT", help="only this project's runs")
+    prune.add_argument("--dry-run", action="store_true", help="count what would be deleted, delete nothing")
     return parser
 
 
@@ -188,6 +199,27 @@ def _token_revoke(store: Store, settings: Settings, args: argparse.Namespace, er
     return {"token_id": args.token_id, "revoked_at": revoked_at}, f"revoked token {args.token_id}"
 
 
+def _prune(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project) if args.project else None
+    cutoff = days_from_now(-args.older_than)
+    report = store.prune_runs(cutoff, project=project, dry_run=args.dry_run)
+    scope = f" of {project.slug}" if project else ""
+    verb = "would delete" if args.dry_run else "deleted"
+    text = f"{verb} {report.runs:,} run(s){scope} with {report.tests:,} test result(s) started before {cutoff}"
+    if not args.dry_run and report.batches:
+        text += f", in {report.batches} batch(es); the longest held the write lock {report.longest_batch_s:.3f} s"
+    result = {
+        "dry_run": args.dry_run,
+        "cutoff": cutoff,
+        "project": project.slug if project else None,
+        "runs": report.runs,
+        "tests": report.tests,
+        "batches": report.batches,
+        "longest_batch_s": round(report.longest_batch_s, 6),
+    }
+    return result, text
+
+
 def _table(rows: list[dict[str, Any]], columns: list[str]) -> str:
     if not rows:
         return "(none)"
@@ -207,6 +239,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Store, Settings, argparse.Names
     ("token", "create"): _token_create,
     ("token", "list"): _token_list,
     ("token", "revoke"): _token_revoke,
+    ("prune", None): _prune,
 }
 
 

@@ -150,3 +150,13 @@ class InsertOutcome:
 class RunPage:
     runs: list[StoredRun]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PruneReport:
+    """What pruning removed (or, in a dry run, would remove), and how long its longest write took."""
+
+    runs: int
+    tests: int
+    batches: int
+    longest_batch_s: float

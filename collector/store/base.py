@@ -6,9 +6,16 @@ same behaviour; nothing above this layer holds SQL.
 
 from __future__ import annotations
 
+import time
 from abc import ABC, abstractmethod
 
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TokenRecord
+from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TokenRecord
+
+
+#: results deleted per write transaction when pruning: short enough that ingest keeps flowing
+PRUNE_BATCH_TESTS = 20_000
+#: runs looked at per pruning batch
+PRUNE_SCAN_RUNS = 1_000
 
 
 class Store(ABC):
@@ -110,3 +117,51 @@ class Store(ABC):
 
         Raise BadRequest for a cursor this store did not make.
         """
+
+    def prune_runs(
+        self,
+        cutoff: str,
+        *,
+        project: Project | None = None,
+        dry_run: bool = False,
+        batch_tests: int = PRUNE_BATCH_TESTS,
+    ) -> PruneReport:
+        """Delete runs that started before ``cutoff`` (and their results), oldest first, in short batches.
+
+        Each batch is its own write transaction of whole runs holding about
+        ``batch_tests`` results (at least one run), so ingest waits for one
+        batch at most, never for the whole prune. ``dry_run`` only counts.
+        """
+        if dry_run:
+            runs, tests = self._count_runs_before(cutoff, project)
+            return PruneReport(runs=runs, tests=tests, batches=0, longest_batch_s=0.0)
+        runs = tests = batches = 0
+        longest = 0.0
+        while True:
+            started = time.perf_counter()
+            removed_runs, removed_tests = self._delete_oldest_runs_before(cutoff, project, batch_tests)
+            if not removed_runs:
+                break
+            longest = max(longest, time.perf_counter() - started)
+            runs, tests, batches = runs + removed_runs, tests + removed_tests, batches + 1
+        return PruneReport(runs=runs, tests=tests, batches=batches, longest_batch_s=longest)
+
+    @abstractmethod
+    def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
+        """Runs that started before ``cutoff``, and their results."""
+
+    @abstractmethod
+    def _delete_oldest_runs_before(self, cutoff: str, project: Project | None, batch_tests: int) -> tuple[int, int]:
+        """In one write transaction, delete the oldest such runs up to ``batch_tests`` results; what it removed."""
+
+
+def oldest_batch(candidates: list[tuple[int, int]], batch_tests: int) -> tuple[list[int], int]:
+    """Run ids (oldest first) whose results add up to about ``batch_tests``; at least one run."""
+    ids: list[int] = []
+    tests = 0
+    for run_pk, count in candidates:
+        if ids and tests + count > batch_tests:
+            break
+        ids.append(run_pk)
+        tests += count
+    return ids, tests

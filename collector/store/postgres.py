@@ -50,7 +50,7 @@ from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 from ..errors import AlreadyExists, BadRequest, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import format_utc, utc_now
-from .base import Store
+from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
@@ -402,7 +402,7 @@ class PostgresStore(Store):
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
-        if row is None:  # runs are never deleted, so this needs a run rolled back between our statements
+        if row is None:  # the run we waited for was rolled back (or pruned) between our statements
             raise Unavailable("the run was being stored concurrently and was rolled back; retry")
         stored = stored_run_from_row(row)
         return InsertOutcome("duplicate" if stored.digest == run.digest else "conflict", stored)
@@ -422,7 +422,8 @@ class PostgresStore(Store):
             raise Invalid([repeated]) from exc
 
     def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
-        # One connection, no transaction needed: a run and its tests become visible together and never change.
+        # One connection, no transaction needed: a run and its tests become visible together and only
+        # change when pruning deletes both.
         with self._connection() as conn:
             row = conn.execute(_SELECT_RUN, (project.id, run_id)).fetchone()
             if row is None:
@@ -460,3 +461,27 @@ class PostgresStore(Store):
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["id"]) if len(rows) > limit else None
         return RunPage([stored_run_from_row(row) for row in page], next_cursor)
+
+    # --- retention ----------------------------------------------------------
+    def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
+        where, params = _before(cutoff, project)
+        row = self._fetch(f"SELECT count(*) AS runs, coalesce(sum(tests_total), 0) AS tests FROM runs WHERE {where}", params)[0]
+        return int(row["runs"]), int(row["tests"])
+
+    def _delete_oldest_runs_before(self, cutoff: str, project: Project | None, batch_tests: int) -> tuple[int, int]:
+        where, params = _before(cutoff, project)
+        with self._transaction() as conn:
+            candidates = conn.execute(
+                f"SELECT id, tests_total FROM runs WHERE {where} ORDER BY started_at, id LIMIT %s",
+                (*params, PRUNE_SCAN_RUNS),
+            ).fetchall()
+            ids, tests = oldest_batch([(row["id"], row["tests_total"]) for row in candidates], batch_tests)
+            if ids:
+                conn.execute("DELETE FROM runs WHERE id = ANY(%s)", (ids,))
+        return len(ids), tests
+
+
+def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
+    if project is None:
+        return "started_at < %s::timestamptz", (cutoff,)
+    return "started_at < %s::timestamptz AND project_id = %s", (cutoff, project.id)

@@ -29,7 +29,7 @@ from typing import Any
 from ..errors import AlreadyExists, BadRequest, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import utc_now
-from .base import Store
+from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
@@ -433,3 +433,26 @@ class SQLiteStore(Store):
         page = rows[:limit]
         next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["id"]) if len(rows) > limit else None
         return RunPage([stored_run_from_row(row) for row in page], next_cursor)
+
+    # --- retention ----------------------------------------------------------
+    def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
+        where, params = _before(cutoff, project)
+        row = self._fetch(f"SELECT count(*), coalesce(sum(tests_total), 0) FROM runs WHERE {where}", params)[0]
+        return int(row[0]), int(row[1])
+
+    def _delete_oldest_runs_before(self, cutoff: str, project: Project | None, batch_tests: int) -> tuple[int, int]:
+        where, params = _before(cutoff, project)
+        with self._transaction() as conn:
+            candidates = conn.execute(
+                f"SELECT id, tests_total FROM runs WHERE {where} ORDER BY started_at, id LIMIT ?",
+                (*params, PRUNE_SCAN_RUNS),
+            ).fetchall()
+            ids, tests = oldest_batch([(row[0], row[1]) for row in candidates], batch_tests)
+            conn.executemany("DELETE FROM runs WHERE id = ?", [(run_pk,) for run_pk in ids])
+        return len(ids), tests
+
+
+def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
+    if project is None:
+        return "started_at < ?", (cutoff,)
+    return "started_at < ? AND project_id = ?", (cutoff, project.id)

@@ -180,3 +180,42 @@ def test_the_console_script_is_installed_and_works(tmp_path: Path) -> None:
 
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"applied": [1], "version": 1}
+
+
+def seed_runs(db: Path, started: list[str]) -> None:
+    """Runs stored straight through the store, as the collector would, with the given start times."""
+    from collector.store import open_store
+    from collector.validation import validate_run
+
+    store = open_store(str(db))
+    try:
+        project = store.get_project("acme", "web")
+        for index, started_at in enumerate(started):
+            body = {"run_id": f"run-{index}", "started_at": started_at, "tests": [{"id": "t", "status": "passed"}]}
+            store.insert_run(project, validate_run(body, max_tests=10), started_at)
+    finally:
+        store.close()
+
+
+def test_prune_deletes_runs_older_than_the_cutoff_and_says_how_many(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+    seed_runs(db, ["2020-01-01T00:00:00Z", "2020-06-01T00:00:00Z", "2999-01-01T00:00:00Z"])
+
+    dry = run_json(db, "prune", "--older-than", "30", "--dry-run")
+    code, out, _ = run(db, "prune", "--older-than", "30", "--project", "acme/web")
+    again = run_json(db, "prune", "--older-than", "30")
+
+    assert (dry["runs"], dry["tests"], dry["dry_run"]) == (2, 2, True)
+    assert code == 0
+    assert out.startswith("deleted 2 run(s) of acme/web with 2 test result(s) started before ")
+    assert "longest held the write lock" in out
+    assert (again["runs"], again["batches"]) == (0, 0)
+
+
+def test_prune_needs_a_positive_age(db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--db", str(db), "prune", "--older-than", "0"], env=ENV)
+
+    assert exit_info.value.code == 2
+    assert "--older-than" in capsys.readouterr().err
