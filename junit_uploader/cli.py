@@ -103,6 +103,10 @@ def main(
     except ReportError as error:
         say.error(f"{error} (nothing was uploaded)")
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # --dry-run piped into a reader that stopped early (``| head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def upload(

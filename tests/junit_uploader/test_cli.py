@@ -241,3 +241,21 @@ def test_an_unwritable_output_file_is_exit_2(report: Path, tmp_path: Path) -> No
 
     assert code == 2
     assert "cannot write --output" in err and err.count("\n") == 1
+
+
+def test_a_dry_run_piped_into_a_reader_that_stops_early_exits_quietly(tmp_path: Path) -> None:
+    big = tmp_path / "big.xml"
+    cases = "".join(f'<testcase classname="c" name="t{i}" time="0.1"/>' for i in range(5000))
+    big.write_text(f'<testsuite name="s">{cases}</testsuite>')
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "junit_uploader.cli", "--dry-run", str(big)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None
+    reader.stdout.read(10)
+    reader.stdout.close()
+    _, err = reader.communicate(timeout=60)
+
+    assert reader.returncode == 0
+    assert b"Traceback" not in err
