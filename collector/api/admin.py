@@ -26,6 +26,8 @@ def _scopes(data: dict[str, Any]) -> list[str]:
     scopes = data.get("scopes", ["ingest"])
     if not isinstance(scopes, list) or not all(isinstance(s, str) for s in scopes):
         raise BadRequest("scopes must be a list such as [\"ingest\", \"read\"]")
+    if len(set(scopes)) != len(scopes):
+        raise BadRequest("scopes must not repeat a scope")
     return scopes
 
 

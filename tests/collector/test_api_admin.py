@@ -95,7 +95,7 @@ def test_a_token_for_a_project_that_does_not_exist_is_refused(collector: Any, bo
     assert response.json()["message"]
 
 
-@pytest.mark.parametrize("scopes", [["admin"], ["write"], [], "ingest"])
+@pytest.mark.parametrize("scopes", [["admin"], ["write"], [], "ingest", ["read", "read"]])
 def test_a_token_with_bad_scopes_is_a_400(collector: Any, scopes: Any) -> None:
     project = new_project(collector)
 
