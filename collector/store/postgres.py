@@ -47,20 +47,21 @@ from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from ..errors import AlreadyExists, BadRequest, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
+from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import format_utc, utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
-    decode_cursor,
-    encode_cursor,
     project_from_row,
     repeated_test_id,
     result_from_values,
     result_values,
     run_params,
+    runs_before_filter,
+    runs_page,
+    runs_page_filter,
     stored_run_from_payload,
     stored_run_from_row,
     token_from_row,
@@ -443,24 +444,11 @@ class PostgresStore(Store):
         branch: str | None = None,
         status: str | None = None,
     ) -> RunPage:
-        if limit < 1:
-            raise BadRequest("limit must be at least 1")
-        where = ["project_id = %s"]
-        params: list[Any] = [project.id]
-        for column, value in (("branch", branch), ("status", status)):
-            if value is not None:
-                where.append(f"{column} = %s")
-                params.append(value)
-        if cursor is not None:
-            where.append("(started_at, id) < (%s::timestamptz, %s)")
-            params.extend(decode_cursor(cursor))
-        rows = self._fetch(
-            f"{_SELECT_RUNS} WHERE {' AND '.join(where)} ORDER BY started_at DESC, id DESC LIMIT %s",
-            [*params, limit + 1],
+        where, params = runs_page_filter(
+            project, limit=limit, cursor=cursor, branch=branch, status=status, param="%s", time_param="%s::timestamptz"
         )
-        page = rows[:limit]
-        next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["id"]) if len(rows) > limit else None
-        return RunPage([stored_run_from_row(row) for row in page], next_cursor)
+        rows = self._fetch(f"{_SELECT_RUNS} WHERE {where} ORDER BY started_at DESC, id DESC LIMIT %s", params)
+        return runs_page(rows, limit)
 
     # --- retention ----------------------------------------------------------
     def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
@@ -482,6 +470,4 @@ class PostgresStore(Store):
 
 
 def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
-    if project is None:
-        return "started_at < %s::timestamptz", (cutoff,)
-    return "started_at < %s::timestamptz AND project_id = %s", (cutoff, project.id)
+    return runs_before_filter(cutoff, project, param="%s", time_param="%s::timestamptz")

@@ -14,7 +14,15 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ..errors import BadRequest, FieldError
-from ..model import Counts, Project, RunPayload, StoredRun, TestResult, TokenRecord
+from ..model import (
+    Counts,
+    Project,
+    RunPage,
+    RunPayload,
+    StoredRun,
+    TestResult,
+    TokenRecord,
+)
 from ..timeutil import format_utc, parse_rfc3339
 
 
@@ -68,6 +76,52 @@ def decode_cursor(cursor: str) -> tuple[str, int]:
     ):
         raise BadRequest("cursor is not valid: it does not mark a position in a list of runs")
     return value[0], value[1]
+
+
+def runs_page_filter(
+    project: Project,
+    *,
+    limit: int,
+    cursor: str | None,
+    branch: str | None,
+    status: str | None,
+    param: str,
+    time_param: str,
+) -> tuple[str, list[Any]]:
+    """The WHERE clause and parameters of one page of runs, newest first, for a backend's placeholders.
+
+    ``param`` is the backend's placeholder (``?``, ``%s``); ``time_param`` the
+    one for a stored time (PostgreSQL casts it to timestamptz). One more row
+    than ``limit`` is asked for, to know whether a next page exists.
+    """
+    if limit < 1:
+        raise BadRequest("limit must be at least 1")
+    where = [f"project_id = {param}"]
+    params: list[Any] = [project.id]
+    for column, value in (("branch", branch), ("status", status)):
+        if value is not None:
+            where.append(f"{column} = {param}")
+            params.append(value)
+    if cursor is not None:
+        where.append(f"(started_at, id) < ({time_param}, {param})")
+        params.extend(decode_cursor(cursor))
+    return " AND ".join(where), [*params, limit + 1]
+
+
+def runs_page(rows: Sequence[Row], limit: int) -> RunPage:
+    """The page of at most ``limit`` runs, and the cursor of the next one when a further row came back."""
+    page = rows[:limit]
+    next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["id"]) if len(rows) > limit else None
+    return RunPage([stored_run_from_row(row) for row in page], next_cursor)
+
+
+def runs_before_filter(
+    cutoff: str, project: Project | None, *, param: str, time_param: str
+) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause of runs that started before ``cutoff``, in one project or all."""
+    if project is None:
+        return f"started_at < {time_param}", (cutoff,)
+    return f"started_at < {time_param} AND project_id = {param}", (cutoff, project.id)
 
 
 def _is_stored_time(text: str) -> bool:
