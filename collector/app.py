@@ -107,7 +107,7 @@ def _render_router_error(error: bottle.HTTPError) -> str:
 
 
 def create_app(settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None) -> CollectorApp:
-    from .api import admin, ops, runs
+    from .api import admin, analytics, ops, runs
 
     store = store if store is not None else open_store(settings.db, **settings.store_options())
     metrics = metrics if metrics is not None else Metrics()
@@ -119,6 +119,7 @@ def create_app(settings: Settings, *, store: Store | None = None, metrics: Metri
     for code in (404, 405, 500):
         app.error_handler[code] = _render_router_error
     runs.register(app, state)
+    analytics.register(app, state)
     admin.register(app, state)
     ops.register(app, state)
     app.wsgi_app = RequestLogMiddleware(app, metrics, log_format=settings.log_format)

@@ -10,6 +10,7 @@ import bottle
 from ..body import read_json_body
 from ..errors import BadRequest, RunConflict
 from ..middleware import request_context
+from ..params import bounded_int
 from ..model import RUN_STATUSES, InsertOutcome, Project, RunPayload, StoredRun
 from ..timeutil import utc_now
 from ..validation import validate_minimal, validate_run
@@ -50,15 +51,7 @@ def run_detail(run: StoredRun) -> dict[str, Any]:
 
 
 def page_limit(raw: str | None) -> int:
-    if raw is None or raw == "":
-        return DEFAULT_PAGE
-    try:
-        limit = int(raw)
-    except ValueError:
-        raise BadRequest(f"limit={raw!r} is not a whole number") from None
-    if not 1 <= limit <= MAX_PAGE:
-        raise BadRequest(f"limit must be between 1 and {MAX_PAGE}, not {limit}")
-    return limit
+    return bounded_int("limit", raw, DEFAULT_PAGE, MAX_PAGE)
 
 
 def status_filter(raw: str | None) -> str | None:

@@ -10,6 +10,7 @@ import time
 from abc import ABC, abstractmethod
 
 from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TokenRecord
+from .analytics import AnalyticsReads
 
 
 #: results deleted per write transaction when pruning: short enough that ingest keeps flowing
@@ -18,7 +19,7 @@ PRUNE_BATCH_TESTS = 20_000
 PRUNE_SCAN_RUNS = 1_000
 
 
-class Store(ABC):
+class Store(AnalyticsReads, ABC):
     #: the newest schema version this code knows
     LATEST_VERSION: int
 
@@ -91,7 +92,7 @@ class Store(ABC):
     # --- runs ---------------------------------------------------------------
     @abstractmethod
     def insert_run(self, project: Project, run: RunPayload, received_at: str) -> InsertOutcome:
-        """Store the run and all its tests in one transaction, or find it stored.
+        """Store the run, all its tests and their rollups in one transaction, or find it stored.
 
         ``(project, run_id)`` is unique in the database: when the run exists the
         outcome is ``duplicate`` if its digest equals ``run.digest``, else

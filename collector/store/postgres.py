@@ -51,6 +51,7 @@ from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismat
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import format_utc, utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
+from . import rollups
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
@@ -148,7 +149,9 @@ def _fetch_one(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, 
 
 
 class PostgresStore(Store):
-    LATEST_VERSION = 1
+    LATEST_VERSION = 2
+    PARAM = "%s"
+    TIME_PARAM = "%s::timestamptz"
 
     def __init__(
         self,
@@ -298,6 +301,8 @@ class PostgresStore(Store):
                 if _schema_version(conn) >= migration.version:
                     continue  # another process applied it while we waited for the lock
                 conn.execute(migration.sql.encode())  # several statements, no parameters: one simple query
+                if migration.version == rollups.FIRST_VERSION:
+                    _roll_up_stored_runs(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
                     (migration.version, utc_now()),
@@ -400,6 +405,7 @@ class PostgresStore(Store):
             inserted = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at)).fetchone()
             if inserted is not None:
                 self._copy_tests(conn, inserted["id"], run.tests)
+                rollups.add(conn.cursor(), rollups.rollup_of_run(project.id, inserted["id"], started_at, run), "%s")
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
@@ -465,9 +471,22 @@ class PostgresStore(Store):
             ).fetchall()
             ids, tests = oldest_batch([(row["id"], row["tests_total"]) for row in candidates], batch_tests)
             if ids:
+                rollups.subtract(conn.cursor(), _rollup_of_stored(conn, ids), "%s")
                 conn.execute("DELETE FROM runs WHERE id = ANY(%s)", (ids,))
         return len(ids), tests
 
 
 def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
     return runs_before_filter(cutoff, project, param="%s", time_param="%s::timestamptz")
+
+
+def _rollup_of_stored(conn: Connection, run_pks: list[int]) -> rollups.Rollup:
+    cursor = conn.cursor(row_factory=tuple_row)
+    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), "%s"), run_pks).fetchall())
+
+
+def _roll_up_stored_runs(conn: Connection) -> None:
+    """Build the rollups of the runs stored before they existed, a slice of runs at a time."""
+    run_pks = [row["id"] for row in conn.execute("SELECT id FROM runs ORDER BY id")]
+    for start in range(0, len(run_pks), rollups.ROLL_UP_RUNS):
+        rollups.add(conn.cursor(), _rollup_of_stored(conn, run_pks[start : start + rollups.ROLL_UP_RUNS]), "%s")

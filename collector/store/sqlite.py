@@ -30,6 +30,7 @@ from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismat
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
+from . import rollups
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
@@ -144,7 +145,7 @@ def _inserted_id(cursor: sqlite3.Cursor) -> int:
 
 
 class SQLiteStore(Store):
-    LATEST_VERSION = 1
+    LATEST_VERSION = 2
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
         if path in ("", ":memory:"):
@@ -277,6 +278,8 @@ class SQLiteStore(Store):
                     continue  # another process applied it while we waited for the write lock
                 for statement in _statements(migration.sql):
                     conn.execute(statement)
+                if migration.version == rollups.FIRST_VERSION:
+                    _roll_up_stored_runs(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (migration.version, utc_now()),
@@ -379,7 +382,9 @@ class SQLiteStore(Store):
         with self._transaction() as conn:
             cursor = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at))
             if cursor.rowcount == 1:
-                self._insert_tests(conn, _inserted_id(cursor), run.tests)
+                run_pk = _inserted_id(cursor)
+                self._insert_tests(conn, run_pk, run.tests)
+                rollups.add(conn, rollups.rollup_of_run(project.id, run_pk, started_at, run))
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
         stored = stored_run_from_row(row)
@@ -436,9 +441,24 @@ class SQLiteStore(Store):
                 (*params, PRUNE_SCAN_RUNS),
             ).fetchall()
             ids, tests = oldest_batch([(row[0], row[1]) for row in candidates], batch_tests)
+            if ids:
+                rollups.subtract(conn, _rollup_of_stored(conn, ids))
             conn.executemany("DELETE FROM runs WHERE id = ?", [(run_pk,) for run_pk in ids])
         return len(ids), tests
 
 
 def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
     return runs_before_filter(cutoff, project, param="?", time_param="?")
+
+
+def _rollup_of_stored(conn: sqlite3.Connection, run_pks: list[int]) -> rollups.Rollup:
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks)), run_pks).fetchall())
+
+
+def _roll_up_stored_runs(conn: sqlite3.Connection) -> None:
+    """Build the rollups of the runs stored before they existed, a slice of runs at a time."""
+    run_pks = [row[0] for row in conn.execute("SELECT id FROM runs ORDER BY id")]
+    for start in range(0, len(run_pks), rollups.ROLL_UP_RUNS):
+        rollups.add(conn, _rollup_of_stored(conn, run_pks[start : start + rollups.ROLL_UP_RUNS]))

@@ -41,8 +41,8 @@ def test_migrate_creates_the_schema_once_and_says_so(tmp_path: Path) -> None:
     first = run(db, "migrate")
     second = run_json(db, "migrate")
 
-    assert first == (0, "applied migration(s) 1; schema is at version 1\n", "")
-    assert second == {"applied": [], "version": 1}
+    assert first == (0, "applied migration(s) 1, 2; schema is at version 2\n", "")
+    assert second == {"applied": [], "version": 2}
 
 
 def test_migrate_accepts_a_sqlite_url_and_the_environment(tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path: Path) -> No
 
     assert code == 1
     assert err == (
-        "testrun-admin: error: database schema is at version 0, this collector needs 1: "
+        "testrun-admin: error: database schema is at version 0, this collector needs 2: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
 
@@ -179,7 +179,7 @@ def test_the_console_script_is_installed_and_works(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"applied": [1], "version": 1}
+    assert json.loads(result.stdout) == {"applied": [1, 2], "version": 2}
 
 
 def seed_runs(db: Path, started: list[str]) -> None:

@@ -37,7 +37,7 @@ def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -
 
     assert result.returncode == 1
     assert result.stderr == (
-        "testrun-collector: error: database schema is at version 0, this collector needs 1: "
+        "testrun-collector: error: database schema is at version 0, this collector needs 2: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
 

@@ -150,11 +150,12 @@ def test_both_backends_have_the_same_numbered_migrations() -> None:
 
 
 def test_a_database_newer_than_the_code_is_refused(store: PostgresStore, raw: psycopg.Connection[Any]) -> None:
-    raw.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, now())")
+    newer = PostgresStore.LATEST_VERSION + 1
+    raw.execute(f"INSERT INTO schema_migrations (version, applied_at) VALUES ({newer}, now())")
 
-    with pytest.raises(SchemaMismatch, match="version 2, newer than this collector knows"):
+    with pytest.raises(SchemaMismatch, match=f"version {newer}, newer than this collector knows"):
         store.migrate()
-    with pytest.raises(SchemaMismatch, match="version 2, this collector needs 1"):
+    with pytest.raises(SchemaMismatch, match=f"version {newer}, this collector needs {newer - 1}"):
         store.check_schema()
 
 
@@ -285,7 +286,7 @@ def test_a_postgresql_url_opens_a_store_whose_pool_stays_within_its_sizes(
     store = open_store(db_url, pool_min_size=2, pool_max_size=3, statement_timeout_s=7.5)
     try:
         assert isinstance(store, PostgresStore)
-        assert store.migrate() == [1]
+        assert store.migrate() == [1, 2]
         store.create_org("acme")
         project = store.create_project("acme", "app")
         assert 2 <= len(wait_for(lambda: backend_pids(raw, db_name, application_name="testrun"))) <= 3

@@ -113,17 +113,18 @@ def test_a_database_url_opens_a_sqlite_store(db_path: str) -> None:
     store = open_store(f"sqlite:///{db_path}", busy_timeout_s=1.0)
     try:
         assert isinstance(store, SQLiteStore)
-        assert store.migrate() == [1]
+        assert store.migrate() == [1, 2]
     finally:
         store.close()
 
 
 def test_a_database_newer_than_the_code_is_refused(store: SQLiteStore, raw: sqlite3.Connection) -> None:
-    raw.execute("INSERT INTO schema_migrations (version, applied_at) VALUES (2, '2027-01-01T00:00:00.000000Z')")
+    newer = SQLiteStore.LATEST_VERSION + 1
+    raw.execute(f"INSERT INTO schema_migrations (version, applied_at) VALUES ({newer}, '2027-01-01T00:00:00.000000Z')")
 
-    with pytest.raises(SchemaMismatch, match="version 2, newer than this collector knows"):
+    with pytest.raises(SchemaMismatch, match=f"version {newer}, newer than this collector knows"):
         store.migrate()
-    with pytest.raises(SchemaMismatch, match="version 2, this collector needs 1"):
+    with pytest.raises(SchemaMismatch, match=f"version {newer}, this collector needs {newer - 1}"):
         store.check_schema()
 
 

@@ -1,0 +1,65 @@
+-- 0002: what the analytics API reads; the same tables as sqlite/0002_analytics.sql in
+-- PostgreSQL's own types. The store keeps these rollups in the same transaction as the run
+-- they summarise (collector.store.rollups), so they never disagree with the runs.
+-- day is the UTC date of the run's started_at as YYYY-MM-DD text; branch is '' for a run without one.
+
+-- Per test, per day and branch: counts, duration sum and range, the latest failure.
+CREATE TABLE test_days (
+    project_id          bigint NOT NULL REFERENCES projects (id),
+    day                 text COLLATE "C" NOT NULL,
+    branch              text COLLATE "C" NOT NULL,
+    test_id             text COLLATE "C" NOT NULL,
+    name                text NOT NULL,
+    suite               text,
+    results             integer NOT NULL,
+    ran                 integer NOT NULL,
+    passed              integer NOT NULL,
+    failures            integer NOT NULL,
+    flaky               integer NOT NULL,
+    duration_sum        double precision NOT NULL,
+    duration_min        double precision,
+    duration_max        double precision,
+    last_at             timestamptz NOT NULL,
+    last_failure_at     timestamptz,
+    last_failure_run_pk bigint,
+    PRIMARY KEY (project_id, day, branch, test_id)
+);
+
+-- Per test, per day and branch: how many results that ran fell in each duration bucket
+-- (collector.analytics.duration_bucket), for percentiles within 5%.
+CREATE TABLE test_day_durations (
+    project_id bigint NOT NULL REFERENCES projects (id),
+    day        text COLLATE "C" NOT NULL,
+    branch     text COLLATE "C" NOT NULL,
+    test_id    text COLLATE "C" NOT NULL,
+    bucket     integer NOT NULL,
+    count      integer NOT NULL,
+    PRIMARY KEY (project_id, day, branch, test_id, bucket)
+);
+
+-- Per test and commit: passes and failures (failed or error) across runs, attempts and producers.
+-- A commit with both is a flaky commit; the partial index finds those without reading the rest.
+CREATE TABLE test_commits (
+    project_id          bigint NOT NULL REFERENCES projects (id),
+    branch              text COLLATE "C" NOT NULL,
+    commit_sha          text COLLATE "C" NOT NULL,
+    test_id             text COLLATE "C" NOT NULL,
+    passed              integer NOT NULL,
+    failures            integer NOT NULL,
+    last_at             timestamptz NOT NULL,
+    last_failure_at     timestamptz,
+    last_failure_run_pk bigint,
+    PRIMARY KEY (project_id, branch, commit_sha, test_id)
+);
+
+CREATE INDEX test_commits_mixed ON test_commits (project_id, last_at) WHERE passed > 0 AND failures > 0;
+
+-- Results that passed after failing within their run (flaky, or retried to a pass).
+CREATE TABLE flaky_results (
+    run_pk  bigint NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
+    test_id text COLLATE "C" NOT NULL,
+    PRIMARY KEY (run_pk, test_id)
+);
+
+-- One test's history, newest first.
+CREATE INDEX test_results_test_id ON test_results (test_id, run_pk);
