@@ -1,17 +1,19 @@
-"""The analytics routes over real HTTP: answers, scopes, isolation and bad parameters.
+"""The analytics routes over real HTTP, on a collector of each backend: answers, scopes, isolation, bad parameters.
 
 Runs are seeded a few days back from now, so they fall in the default window.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import urlencode
 
 import pytest
 
-from collector_harness import CollectorProcess, ProjectAccess, a_run, new_project
+from collector_harness import CollectorProcess, ProjectAccess, a_run, admin, admin_json, new_project
+from postgres_harness import create_database, database_url, drop_database
 from test_openapi import component
 
 FLAKY_ID = "tests/test_net.py::test_fetch[a/b]"
@@ -39,9 +41,25 @@ def seed(project: ProjectAccess) -> None:
         assert response.status_code == 201, response.text
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def analytics_collector(request: pytest.FixtureRequest, collector: CollectorProcess) -> Iterator[CollectorProcess]:
+    """The session's SQLite collector, or a collector of this module's own on a new PostgreSQL database."""
+    if request.param == "sqlite":
+        yield collector
+        return
+    name = create_database()
+    url = database_url(name)
+    assert admin(url, "migrate").returncode == 0
+    process = CollectorProcess(db=url, env={"TESTRUN_TOKEN_RATE_PER_S": "0"}).start()
+    process.admin_token = admin_json(url, "token", "create", "--admin")["token"]
+    yield process
+    process.stop()
+    drop_database(name)
+
+
 @pytest.fixture(scope="module")
-def seeded(collector: CollectorProcess) -> ProjectAccess:
-    project = new_project(collector)
+def seeded(analytics_collector: CollectorProcess) -> ProjectAccess:
+    project = new_project(analytics_collector)
     seed(project)
     return project
 
@@ -112,8 +130,8 @@ def test_history_takes_an_id_with_slashes_colons_and_brackets_and_pages(seeded: 
     assert ([r["run_id"] for r in rest["results"]], rest["next_cursor"]) == (["pytest-1"], None)
 
 
-def test_another_projects_token_sees_none_of_it(collector: CollectorProcess, seeded: ProjectAccess) -> None:
-    other = new_project(collector)
+def test_another_projects_token_sees_none_of_it(analytics_collector: CollectorProcess, seeded: ProjectAccess) -> None:
+    other = new_project(analytics_collector)
 
     for path, schema in (("flaky", "FlakyTests"), ("slowest", "SlowTests"), ("failing", "FailingTests")):
         assert get_json(other, f"/api/v1/analytics/{path}", schema)["tests"] == []

@@ -54,6 +54,8 @@ DEFAULT_EXAMPLES = 75
 ADMIN_PATHS = ("/orgs", "/projects", "/tokens", "/tokens/{token_id}")
 OPERATIONS = [
     "POST /api/v1/runs", "GET /api/v1/runs", "GET /api/v1/runs/{run_id}", "POST /ingest",
+    "GET /api/v1/analytics/summary", "GET /api/v1/analytics/flaky", "GET /api/v1/analytics/slowest",
+    "GET /api/v1/analytics/failing", "GET /api/v1/tests/history",
     "POST /orgs", "POST /projects", "POST /tokens", "GET /tokens", "DELETE /tokens/{token_id}",
     "GET /metrics", "GET /healthz", "GET /readyz", "GET /openapi.json",
 ]
