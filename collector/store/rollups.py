@@ -14,7 +14,6 @@ The SQL is the same on both backends but for the placeholder.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -44,10 +43,6 @@ class RunKey:
     branch: str | None
     commit: str | None
 
-    @property
-    def day(self) -> str:
-        return self.started_at[:10]
-
 
 def is_flaky_within_run(status: str, attempts: int, flaky: bool) -> bool:
     """Passed after failing in the same run: reported flaky, or retried to a final pass."""
@@ -56,75 +51,67 @@ def is_flaky_within_run(status: str, attempts: int, flaky: bool) -> bool:
 
 @dataclass(slots=True)
 class Rollup:
-    """The rollup rows of some results, summed by key."""
+    """Rollup rows, one per result, in key order: the parameters of ADD_DAYS, ADD_DURATIONS, ADD_COMMITS, ADD_FLAKY."""
 
-    days: dict[tuple[Any, ...], list[Any]]
-    durations: dict[tuple[Any, ...], int]
-    commits: dict[tuple[Any, ...], list[Any]]
+    days: list[tuple[Any, ...]]
+    durations: list[tuple[Any, ...]]
+    commits: list[tuple[Any, ...]]
     flaky: list[tuple[int, str]]
 
 
-def rollup_of(results: Iterable[tuple[RunKey, TestResult]]) -> Rollup:
-    days: dict[tuple[Any, ...], list[Any]] = {}
-    durations: dict[tuple[Any, ...], int] = defaultdict(int)
-    commits: dict[tuple[Any, ...], list[Any]] = {}
+def rollup_of(results: Iterable[tuple[RunKey, TestResult]], *, in_key_order: bool = False) -> Rollup:
+    """The rollup rows of results; ``in_key_order`` when they come from one run sorted by test id."""
+    days: list[tuple[Any, ...]] = []
+    durations: list[tuple[Any, ...]] = []
+    commits: list[tuple[Any, ...]] = []
     flaky: list[tuple[int, str]] = []
     for run, test in results:
-        branch = run.branch or ""
-        ran = test.status != "skipped"
-        failed = test.status in FAILURES
+        status = test.status
+        ran = status != "skipped"
+        passed = status == "passed"
+        failed = status in FAILURES
+        retried = bool(test.flaky) or (test.attempts > 1 and passed)
+        duration = test.duration_ms if ran else None
         failure_at = run.started_at if failed else None
         failure_pk = run.run_pk if failed else None
-        duration = test.duration_ms if ran else None
-        day_key = (run.project_id, run.day, branch, test.id)
-        row = days.get(day_key)
-        if row is None:
-            days[day_key] = [
-                test.name, test.suite, 1, int(ran), int(test.status == "passed"), int(failed),
-                int(is_flaky_within_run(test.status, test.attempts, test.flaky)),
-                duration or 0.0, duration, duration, run.started_at, failure_at, failure_pk,
-            ]  # fmt: skip
-        else:
-            _add_day(row, test, ran, failed, duration, run.started_at, failure_at, failure_pk)
+        branch = run.branch or ""
+        day = run.started_at[:10]
+        days.append((
+            run.project_id, day, branch, test.id, test.name, test.suite, 1, int(ran), int(passed), int(failed),
+            int(retried), duration or 0.0, duration, duration, run.started_at, failure_at, failure_pk,
+        ))  # fmt: skip
         if ran:
-            durations[(*day_key, duration_bucket(test.duration_ms))] += 1
-        if run.commit is not None and (failed or test.status == "passed"):
-            commit_key = (run.project_id, branch, run.commit, test.id)
-            found = commits.get(commit_key)
-            if found is None:
-                commits[commit_key] = [int(not failed), int(failed), run.started_at, failure_at, failure_pk]
-            else:
-                found[0] += int(not failed)
-                found[1] += int(failed)
-                found[2] = max(found[2], run.started_at)
-                if failure_at is not None and (found[3] is None or failure_at >= found[3]):
-                    found[3], found[4] = failure_at, failure_pk
-        if is_flaky_within_run(test.status, test.attempts, test.flaky):
+            durations.append((run.project_id, day, branch, test.id, duration_bucket(test.duration_ms), 1))
+        if run.commit is not None and (passed or failed):
+            commits.append(
+                (run.project_id, branch, run.commit, test.id, int(passed), int(failed), run.started_at, failure_at, failure_pk)
+            )
+        if retried:
             flaky.append((run.run_pk, test.id))
+    if not in_key_order:
+        days.sort(key=_day_key)
+        durations.sort(key=_duration_key)
+        commits.sort(key=_day_key)
+        flaky.sort()
     return Rollup(days, durations, commits, flaky)
+
+
+def _day_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:4]
+
+
+def _duration_key(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return row[:5]
 
 
 def rollup_of_run(project_id: int, run_pk: int, started_at: str, run: RunPayload) -> Rollup:
     """The rollup of a new run's tests."""
     key = RunKey(project_id, run_pk, started_at, run.vcs.get("branch"), run.vcs.get("commit"))
-    return rollup_of((key, test) for test in run.tests)
+    return rollup_of(((key, test) for test in sorted(run.tests, key=_test_id)), in_key_order=True)
 
 
-def _add_day(row: list[Any], test: TestResult, ran: bool, failed: bool, duration: float | None, at: str,
-             failure_at: str | None, failure_pk: int | None) -> None:  # fmt: skip
-    row[2] += 1
-    row[3] += int(ran)
-    row[4] += int(test.status == "passed")
-    row[5] += int(failed)
-    row[6] += int(is_flaky_within_run(test.status, test.attempts, test.flaky))
-    if duration is not None:
-        row[7] += duration
-        row[8] = duration if row[8] is None else min(row[8], duration)
-        row[9] = duration if row[9] is None else max(row[9], duration)
-    if at >= row[10]:
-        row[0], row[1], row[10] = test.name, test.suite, at
-    if failure_at is not None and (row[11] is None or failure_at >= row[11]):
-        row[11], row[12] = failure_at, failure_pk
+def _test_id(test: TestResult) -> str:
+    return test.id
 
 
 _NEWER = "CASE WHEN excluded.{col} > {table}.{col} THEN excluded.{col} ELSE {table}.{col} END"
@@ -208,12 +195,13 @@ RESULTS_OF_RUNS = """
 def add(cursor: Cursor, rollup: Rollup, param: str = "?") -> None:
     """Add a rollup (a new run's) to the tables, in key order."""
     sql = _dialect(param)
-    cursor.executemany(sql(ADD_DAYS), [(*key, *row) for key, row in sorted(rollup.days.items())])
-    cursor.executemany(sql(ADD_DURATIONS), [(*key, count) for key, count in sorted(rollup.durations.items())])
+    cursor.executemany(sql(ADD_DAYS), rollup.days)
+    if rollup.durations:
+        cursor.executemany(sql(ADD_DURATIONS), rollup.durations)
     if rollup.commits:
-        cursor.executemany(sql(ADD_COMMITS), [(*key, *row) for key, row in sorted(rollup.commits.items())])
+        cursor.executemany(sql(ADD_COMMITS), rollup.commits)
     if rollup.flaky:
-        cursor.executemany(sql(ADD_FLAKY), sorted(rollup.flaky))
+        cursor.executemany(sql(ADD_FLAKY), rollup.flaky)
 
 
 def subtract(cursor: Cursor, rollup: Rollup, param: str = "?") -> None:
@@ -223,16 +211,14 @@ def subtract(cursor: Cursor, rollup: Rollup, param: str = "?") -> None:
     still name a deleted run on a day that keeps other runs.
     """
     sql = _dialect(param)
-    days = sorted(rollup.days.items())
-    cursor.executemany(sql(SUBTRACT_DAYS), [(*row[2:8], *key) for key, row in days])
-    cursor.executemany(sql(DROP_EMPTY_DAYS), [key for key, _ in days])
-    durations = sorted(rollup.durations.items())
-    cursor.executemany(sql(SUBTRACT_DURATIONS), [(count, *key) for key, count in durations])
-    cursor.executemany(sql(DROP_EMPTY_DURATIONS), [key for key, _ in durations])
-    commits = sorted(rollup.commits.items())
-    if commits:
-        cursor.executemany(sql(SUBTRACT_COMMITS), [(row[0], row[1], *key) for key, row in commits])
-        cursor.executemany(sql(DROP_EMPTY_COMMITS), [key for key, _ in commits])
+    cursor.executemany(sql(SUBTRACT_DAYS), [(*row[6:12], *row[:4]) for row in rollup.days])
+    cursor.executemany(sql(DROP_EMPTY_DAYS), [row[:4] for row in rollup.days])
+    if rollup.durations:
+        cursor.executemany(sql(SUBTRACT_DURATIONS), [(row[5], *row[:5]) for row in rollup.durations])
+        cursor.executemany(sql(DROP_EMPTY_DURATIONS), [row[:5] for row in rollup.durations])
+    if rollup.commits:
+        cursor.executemany(sql(SUBTRACT_COMMITS), [(row[4], row[5], *row[:4]) for row in rollup.commits])
+        cursor.executemany(sql(DROP_EMPTY_COMMITS), [row[:4] for row in rollup.commits])
 
 
 def results_of_runs_sql(count: int, param: str = "?") -> str:
