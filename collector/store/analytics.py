@@ -171,18 +171,20 @@ class AnalyticsReads:
 
     def failure_details(self, project: Project, results: Sequence[tuple[int, str]]) -> dict[tuple[int, str], FailureDetail]:
         """The run id, start and message of each ``(run_pk, test_id)`` result that is still stored."""
-        found: dict[tuple[int, str], FailureDetail] = {}
-        for run_pk, test_id in results:
-            rows = self._fetch(
-                self._sql(
-                    "SELECT r.run_id, r.started_at, t.message FROM test_results t JOIN runs r ON r.id = t.run_pk "
-                    "WHERE t.run_pk = ? AND t.test_id = ? AND r.project_id = ?"
-                ),
-                (run_pk, test_id, project.id),
-            )
-            if rows:
-                found[(run_pk, test_id)] = FailureDetail(rows[0]["run_id"], rows[0]["started_at"], rows[0]["message"])
-        return found
+        if not results:
+            return {}
+        pairs = ", ".join(["(?, ?)"] * len(results))
+        rows = self._fetch(
+            self._sql(
+                f"SELECT t.run_pk, t.test_id, r.run_id, r.started_at, t.message FROM (VALUES {pairs}) AS v "
+                "JOIN test_results t ON t.run_pk = v.column1 AND t.test_id = v.column2 "
+                "JOIN runs r ON r.id = t.run_pk WHERE r.project_id = ?"
+            ),
+            [*(value for pair in results for value in pair), project.id],
+        )
+        return {
+            (row["run_pk"], row["test_id"]): FailureDetail(row["run_id"], row["started_at"], row["message"]) for row in rows
+        }
 
     def test_history(self, project: Project, test_id: str, *, limit: int, cursor: str | None = None) -> HistoryPage:
         """The test's results, newest first by (run start, insertion order), a page at a time."""
