@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
@@ -269,7 +269,7 @@ def utc_today() -> date:
 class Analytics:
     """Answers over a project's rollups; ``today`` is injectable so windows can be tested."""
 
-    def __init__(self, store: Store, today: Any = utc_today) -> None:
+    def __init__(self, store: Store, today: Callable[[], date] = utc_today) -> None:
         self.store = store
         self._today = today
 
