@@ -107,6 +107,7 @@ def _render_router_error(error: bottle.HTTPError) -> str:
 
 
 def create_app(settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None) -> CollectorApp:
+    from . import web
     from .api import admin, analytics, ops, runs
 
     store = store if store is not None else open_store(settings.db, **settings.store_options())
@@ -120,6 +121,7 @@ def create_app(settings: Settings, *, store: Store | None = None, metrics: Metri
         app.error_handler[code] = _render_router_error
     runs.register(app, state)
     analytics.register(app, state)
+    web.register(app, state)
     admin.register(app, state)
     ops.register(app, state)
     app.wsgi_app = RequestLogMiddleware(app, metrics, log_format=settings.log_format)

@@ -9,22 +9,11 @@ from __future__ import annotations
 import io
 import json
 import logging
-from pathlib import Path
 from typing import Any
 from wsgiref.util import setup_testing_defaults
 
 import pytest
 
-from collector.app import create_app
-from collector.model import Project
-from collector.settings import Settings
-from collector.store.sqlite import SQLiteStore
-from collector.tokens import create_token
-
-
-class ExplodingStore(SQLiteStore):
-    def list_runs(self, project: Project, **kwargs: Any) -> Any:
-        raise RuntimeError("disk on fire at /var/secret/path")
 
 
 def call(app: Any, method: str, path: str, token: str | None = None) -> tuple[str, dict[str, str], dict[str, Any]]:
@@ -39,16 +28,6 @@ def call(app: Any, method: str, path: str, token: str | None = None) -> tuple[st
 
     body = b"".join(app.wsgi_app(environ, start_response))
     return seen["status"], seen["headers"], json.loads(body)
-
-
-@pytest.fixture
-def app_and_token(tmp_path: Path) -> tuple[Any, str]:
-    store = ExplodingStore(str(tmp_path / "app.sqlite3"))
-    store.migrate()
-    store.create_org("acme")
-    project = store.create_project("acme", "web")
-    minted, _ = create_token(store, project=project, scopes=["read"], expires_in_days=None, bcrypt_rounds=4)
-    return create_app(Settings(db=str(tmp_path / "app.sqlite3"), bcrypt_rounds=4), store=store), minted.token
 
 
 def test_an_unexpected_error_is_a_500_with_a_request_id_and_no_internals(

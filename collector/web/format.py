@@ -1,0 +1,136 @@
+"""How numbers, times and links read on the web pages.
+
+Every function returns plain text; the templates escape it. Links are built
+here so that ids from CI (which hold ``/``, ``::``, ``[``, spaces, anything)
+are percent-encoded in exactly one place.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode, urlsplit
+
+from ..analytics import DEFAULT_DAYS, Window
+from ..timeutil import parse_rfc3339
+
+UI = "/ui"
+
+#: how a test or run status is drawn (a CSS class); anything else is drawn as "other"
+STATUS_KINDS = {
+    "passed": "passed",
+    "xfailed": "passed",
+    "xpassed": "passed",
+    "failed": "failed",
+    "error": "failed",
+    "skipped": "skipped",
+}
+
+#: the navigation: section key, label, path under /ui
+SECTIONS = (
+    ("overview", "Overview", "/"),
+    ("runs", "Runs", "/runs"),
+    ("flaky", "Flaky", "/flaky"),
+    ("slowest", "Slowest", "/slowest"),
+    ("failing", "Failing", "/failing"),
+)
+
+
+def status_kind(status: str, flaky: bool = False) -> str:
+    """The CSS class of a status: one of a fixed few, whatever the data says."""
+    if flaky and status == "passed":
+        return "flaky"
+    return STATUS_KINDS.get(status, "other")
+
+
+def duration(ms: float | None) -> str:
+    """``850 ms``, ``1.25 s``, ``3 min 05 s``, ``2 h 04 min``; an em dash when unknown."""
+    if ms is None:
+        return "—"
+    if ms == 0:
+        return "0 ms"
+    if ms < 1:
+        return f"{ms:.2f} ms"
+    if ms < 1000:
+        return f"{ms:.0f} ms"
+    seconds = ms / 1000
+    if seconds < 60:
+        return f"{seconds:.2f} s" if seconds < 10 else f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def percent(ratio: float | None) -> str:
+    """``12.5%``; whole numbers without a fraction (``100%``)."""
+    if ratio is None:
+        return "—"
+    value = ratio * 100
+    if value == round(value):
+        return f"{value:.0f}%"
+    return f"{value:.1f}%"
+
+
+def count(number: int) -> str:
+    return f"{number:,}"
+
+
+def moment(stamp: str | None) -> str:
+    """A stored RFC 3339 UTC time as ``2026-01-12 10:00 UTC``."""
+    if not stamp:
+        return "—"
+    try:
+        parsed = parse_rfc3339(stamp)
+    except ValueError:
+        return stamp
+    return parsed.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def short_commit(commit: object) -> str:
+    text = "" if commit is None else str(commit)
+    return text[:10]
+
+
+def first_line(text: str | None, width: int = 160) -> str:
+    if not text:
+        return ""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def external_url(url: object) -> str | None:
+    """A CI job URL worth linking to: only plain http(s), never ``javascript:`` or the like."""
+    if not isinstance(url, str):
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+# --- links ---------------------------------------------------------------------------
+def page(path: str, **query: object) -> str:
+    """A UI path with the query parameters that have a value."""
+    params = {key: str(value) for key, value in query.items() if value not in (None, "")}
+    return UI + path + ("?" + urlencode(params) if params else "")
+
+
+def run_href(run_id: str) -> str:
+    # safe="" so "/" is encoded too: the whole id stays one path segment a browser cannot reinterpret
+    return f"{UI}/runs/{quote(run_id, safe='')}"
+
+
+def test_href(test_id: str, **query: object) -> str:
+    return page("/tests", test_id=test_id, **query)
+
+
+def nav(window: Window | None) -> list[tuple[str, str, str]]:
+    """The navigation links; analytics pages keep the window being looked at."""
+    links = []
+    for key, label, path in SECTIONS:
+        keep = window is not None and key != "runs" and (window.days != DEFAULT_DAYS or window.branch)
+        links.append(
+            (key, label, page(path, days=window.days, branch=window.branch) if keep and window else page(path))
+        )
+    return links

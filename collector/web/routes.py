@@ -1,0 +1,242 @@
+"""The web pages under ``/ui/``: sign-in, overview, runs, one run, flaky, slowest, failing, one test.
+
+Each route reads the store through the same calls as the read API, for the
+project of the signed-in token only, and renders one template.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+import bottle
+
+from ..analytics import Analytics, Window, parse_days, parse_limit
+from ..errors import BadRequest, NotFound
+from ..middleware import request_context
+from ..model import RUN_STATUSES, Project, TestResult
+from . import charts
+from . import format as fmt
+from .render import PROJECT_KEY, STATIC, WebPlugin, render, safe_next
+from .session import SignInRefused, current_principal, forget, remember, sign_in
+
+if TYPE_CHECKING:
+    from ..app import AppState
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+#: runs per page of the runs list, and history entries per page of a test
+RUNS_PER_PAGE = 50
+HISTORY_PER_PAGE = 50
+#: tests listed on a run page before "show all"; failures are always listed
+RUN_TESTS_SHOWN = 500
+#: rows of each table on the overview
+OVERVIEW_ROWS = 5
+#: the order tests are listed in on a run page: what needs attention first
+STATUS_ORDER = {"failed": 0, "error": 0, "xpassed": 2, "skipped": 3, "xfailed": 3, "passed": 4}
+
+
+def _query(name: str) -> str | None:
+    value = bottle.request.query.getunicode(name)
+    return value if value else None
+
+
+def _status_filter(raw: str | None) -> str | None:
+    if raw is None:
+        return None
+    if raw not in RUN_STATUSES:
+        raise BadRequest(f"status={raw!r} is not one of {', '.join(RUN_STATUSES)}")
+    return raw
+
+
+def _attention(test: TestResult) -> int:
+    if test.flaky and test.status == "passed":
+        return 1
+    return STATUS_ORDER.get(test.status, 2)
+
+
+def _refuse_cross_site_post() -> None:
+    """A form POST must come from our own pages; browsers say where it came from in Sec-Fetch-Site."""
+    site = bottle.request.get_header("Sec-Fetch-Site")
+    if site is not None and site not in ("same-origin", "none"):
+        raise BadRequest("this form can only be sent from the collector's own pages")
+
+
+def register(app: bottle.Bottle, state: AppState) -> None:
+    analytics = Analytics(state.store)
+    plugin = WebPlugin(state)
+
+    def page(path: str, method: str = "GET", **config: Any) -> Decorator:
+        """A UI route: rendered by WebPlugin (HTML, headers) instead of the API's JSON plugin."""
+        return cast(Decorator, app.route(path, method, skip=["testrun-api"], apply=[plugin], **config))
+
+    def signed_in() -> Project:
+        """The project whose read token the session cookie holds (or a redirect to sign in)."""
+        project = current_principal(state.auth).project
+        assert project is not None  # current_principal refuses admin tokens
+        request_context(bottle.request.environ).update(project=project.slug)
+        bottle.request.environ[PROJECT_KEY] = project
+        return project
+
+    def window() -> Window:
+        return analytics.window(parse_days(_query("days")), _query("branch"))
+
+    # --- sign-in ---------------------------------------------------------------------
+    @page("/")
+    @page("/ui")
+    def to_overview() -> bottle.HTTPResponse:
+        return bottle.HTTPResponse(status=303, headers={"Location": "/ui/"})
+
+    @page("/ui/static/<filename:path>", cacheable=True)
+    def static(filename: str) -> bottle.HTTPResponse:
+        answer = bottle.static_file(filename, root=str(STATIC))
+        if answer.status_code == 200:
+            answer.set_header("Cache-Control", "public, max-age=3600")
+        return answer
+
+    @page("/ui/signin")
+    def signin_form() -> str:
+        query = bottle.request.query
+        return render(
+            "signin",
+            title="Sign in",
+            error=None,
+            notice=_sign_in_notice(query.get("ended"), query.get("signed_out")),
+            next=safe_next(_query("next")),
+        )
+
+    @page("/ui/signin", "POST")
+    def signin() -> str | bottle.HTTPResponse:
+        _refuse_cross_site_post()
+        form = bottle.request.forms
+        target = safe_next(form.getunicode("next"))
+        try:
+            token, _ = sign_in(state.auth, state.store, form.getunicode("token") or "")
+        except SignInRefused as refused:
+            bottle.response.status = refused.status
+            for name, value in refused.headers.items():
+                bottle.response.set_header(name, value)
+            return render("signin", title="Sign in", error=refused.message, notice=None, next=target)
+        answer = bottle.HTTPResponse(status=303, headers={"Location": target})
+        remember(answer, token)
+        return answer
+
+    @page("/ui/signout", "POST")
+    def signout() -> bottle.HTTPResponse:
+        _refuse_cross_site_post()
+        answer = bottle.HTTPResponse(status=303, headers={"Location": "/ui/signin?signed_out=1"})
+        forget(answer)
+        return answer
+
+    # --- pages -------------------------------------------------------------------------
+    @page("/ui/")
+    def overview() -> str:
+        project, span = signed_in(), window()
+        summary = analytics.summary(project, span)
+        return render(
+            "overview",
+            title="Overview",
+            section="overview",
+            project=project,
+            window=span,
+            summary=summary,
+            charts=[
+                charts.runs_per_day(summary.days),
+                charts.pass_rate(summary.days),
+                charts.duration_trend(summary.days),
+            ],
+            failing=analytics.failing(project, span, OVERVIEW_ROWS),
+            flaky=analytics.flaky(project, span, OVERVIEW_ROWS),
+        )
+
+    @page("/ui/runs")
+    def runs() -> str:
+        project = signed_in()
+        branch, status, cursor = _query("branch"), _status_filter(_query("status")), _query("cursor")
+        listing = state.store.list_runs(project, limit=RUNS_PER_PAGE, cursor=cursor, branch=branch, status=status)
+        return render(
+            "runs",
+            title="Runs",
+            section="runs",
+            project=project,
+            runs=listing.runs,
+            branch=branch,
+            status=status,
+            statuses=RUN_STATUSES,
+            older=fmt.page("/runs", branch=branch, status=status, cursor=listing.next_cursor)
+            if listing.next_cursor
+            else None,
+            newest=fmt.page("/runs", branch=branch, status=status) if cursor else None,
+        )
+
+    @page("/ui/runs/<run_id:path>")
+    def run(run_id: str) -> str:
+        project = signed_in()
+        request_context(bottle.request.environ)["run_id"] = run_id
+        stored = state.store.get_run(project, run_id)
+        tests = sorted(stored.tests or [], key=_attention)
+        show_all = _query("all") == "1"
+        attention = sum(1 for test in tests if _attention(test) <= 1)
+        shown = tests if show_all else tests[: max(RUN_TESTS_SHOWN, attention)]
+        return render(
+            "run",
+            title=f"Run {stored.run_id}",
+            section="runs",
+            project=project,
+            run=stored,
+            tests=shown,
+            hidden=len(tests) - len(shown),
+            show_all=fmt.run_href(stored.run_id) + "?all=1",
+            job_url=fmt.external_url(stored.ci.get("url")),
+        )
+
+    def analytics_page(name: str, title: str, rows: Callable[..., list[Any]]) -> Callable[[], str]:
+        def handler() -> str:
+            project = signed_in()
+            span, limit = window(), parse_limit(_query("limit"))
+            return render(
+                name, title=title, section=name, project=project, window=span, rows=rows(project, span, limit)
+            )
+
+        handler.__name__ = f"web_{name}"
+        return handler
+
+    page("/ui/flaky")(analytics_page("flaky", "Flaky tests", analytics.flaky))
+    page("/ui/slowest")(analytics_page("slowest", "Slowest tests", analytics.slowest))
+    page("/ui/failing")(analytics_page("failing", "Failing tests", analytics.failing))
+
+    @page("/ui/tests")
+    def test() -> str:
+        project = signed_in()
+        test_id = _query("test_id")
+        if test_id is None:
+            raise BadRequest("test_id is required: open a test from the failing, flaky or slowest tests")
+        cursor = _query("cursor")
+        history = analytics.history(project, test_id, limit=HISTORY_PER_PAGE, cursor=cursor)
+        if not history.entries and cursor is None:
+            raise NotFound("no results of this test are stored in this project")
+        entries = history.entries
+        return render(
+            "test",
+            title=f"Test {test_id}",
+            section="tests",
+            project=project,
+            test_id=test_id,
+            entries=entries,
+            strip=charts.status_strip(entries, fmt.run_href),
+            durations=charts.duration_history(entries, fmt.run_href),
+            older=fmt.test_href(test_id, cursor=history.next_cursor) if history.next_cursor else None,
+            newest=fmt.test_href(test_id) if cursor else None,
+        )
+
+    @page("/ui/<rest:path>")
+    def not_found(rest: str) -> None:
+        raise NotFound("there is no such page")
+
+
+def _sign_in_notice(ended: str | None, signed_out: str | None) -> str | None:
+    if signed_out:
+        return "You are signed out."
+    if ended:
+        return "Your session ended (the token was revoked, expired or is no longer accepted): sign in again."
+    return None
