@@ -36,6 +36,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--db", help="SQLite file path, sqlite:/// or postgresql:// URL (default testrun.sqlite3; TESTRUN_DB)"
     )
     serve.add_argument("--threads", help="worker threads (default 8; TESTRUN_THREADS)")
+    serve.add_argument(
+        "--trusted-proxy",
+        help="address of the reverse proxy whose X-Forwarded-* headers to believe, e.g. for HTTPS (TESTRUN_TRUSTED_PROXY)",
+    )
     serve.add_argument("--pool-min-size", help="PostgreSQL connections kept open (default 1)")
     serve.add_argument("--pool-max-size", help="PostgreSQL connections at most, per process (default 10)")
     serve.add_argument("--statement-timeout-s", help="PostgreSQL statement timeout before 503 (default 10)")

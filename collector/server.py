@@ -88,6 +88,7 @@ class Server:
             expose_tracebacks=False,
             ident="testrun",
             clear_untrusted_proxy_headers=True,
+            **settings.proxy_options(),
         )
         self._stopping = threading.Event()
         self._drained_event = threading.Event()

@@ -79,6 +79,19 @@ class Settings:
     #: sustained requests per second per token; 0 turns the limit off
     token_rate_per_s: float = 100.0
     token_burst: int = 200
+    #: address of a reverse proxy whose X-Forwarded-Proto/-For/-Host/-Port headers are believed
+    #: (e.g. the TLS terminator, so web page cookies are Secure); "" believes no proxy
+    trusted_proxy: str = ""
+
+    def proxy_options(self) -> dict[str, Any]:
+        """waitress's options for believing ``trusted_proxy``'s forwarded headers, and no one else's."""
+        if not self.trusted_proxy:
+            return {}
+        return {
+            "trusted_proxy": self.trusted_proxy,
+            "trusted_proxy_count": 1,
+            "trusted_proxy_headers": {"x-forwarded-proto", "x-forwarded-for", "x-forwarded-host", "x-forwarded-port"},
+        }
 
     def __post_init__(self) -> None:
         if self.pool_min_size > self.pool_max_size:
@@ -135,6 +148,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "auth_failures_per_second": _positive_int,
     "token_rate_per_s": _non_negative_float,
     "token_burst": _positive_int,
+    "trusted_proxy": str,
 }
 
 

@@ -18,7 +18,7 @@ from collector.settings import Settings
 from collector.store.sqlite import SQLiteStore
 from collector.tokens import create_token
 from collector.web.session import ADMIN_TOKEN, INGEST_TOKEN, UNKNOWN_TOKEN
-from collector_harness import CollectorProcess, ProjectAccess
+from collector_harness import CollectorProcess, ProjectAccess, new_project
 
 SignIn = Callable[[str, str], requests.Session]
 PAGES = ["/ui/", "/ui/runs", "/ui/runs/some-run", "/ui/flaky", "/ui/slowest", "/ui/failing", "/ui/tests?test_id=a::b"]
@@ -204,3 +204,32 @@ def test_over_https_the_session_cookie_is_also_secure(tmp_path: Path) -> None:
     assert status.startswith("303")
     attributes = [part.strip().lower() for part in headers["Set-Cookie"].split(";")]
     assert {"httponly", "samesite=strict", "secure"} <= set(attributes)
+
+
+def test_behind_a_trusted_tls_proxy_the_session_cookie_is_secure(start_collector: Callable[..., CollectorProcess]) -> None:
+    collector = start_collector(trusted_proxy="127.0.0.1", token_rate_per_s="0")
+    project = new_project(collector)
+
+    response = requests.post(
+        f"{collector.url}/ui/signin",
+        data={"token": project.read_token},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert response.status_code == 303
+    assert "secure" in cookie_attributes(response)
+
+
+def test_a_forwarded_proto_from_an_untrusted_address_is_ignored(project: ProjectAccess) -> None:
+    response = requests.post(
+        f"{project.url}/ui/signin",
+        data={"token": project.read_token},
+        headers={"X-Forwarded-Proto": "https"},
+        allow_redirects=False,
+        timeout=30,
+    )
+
+    assert response.status_code == 303
+    assert "secure" not in cookie_attributes(response)
