@@ -177,6 +177,8 @@ class FailureDetail:
 @dataclass(frozen=True, slots=True)
 class HistoryEntry:
     run_id: str
+    name: str
+    suite: str | None
     started_at: str
     commit: str | None
     branch: str | None

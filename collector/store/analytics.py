@@ -197,7 +197,7 @@ class AnalyticsReads:
             params.extend(decode_cursor(cursor))
         rows = self._fetch(
             self._sql(
-                "SELECT r.id, r.run_id, r.started_at, r.commit_sha, r.branch, t.status, t.duration_ms, t.attempts, "
+                "SELECT r.id, r.run_id, t.name, t.suite, r.started_at, r.commit_sha, r.branch, t.status, t.duration_ms, t.attempts, "
                 f"t.flaky, t.message FROM test_results t JOIN runs r ON r.id = t.run_pk WHERE {where} "
                 "ORDER BY r.started_at DESC, r.id DESC LIMIT ?"
             ),
@@ -206,7 +206,7 @@ class AnalyticsReads:
         page = rows[:limit]
         entries = [
             HistoryEntry(
-                row["run_id"], row["started_at"], row["commit_sha"], row["branch"], row["status"],
+                row["run_id"], row["name"], row["suite"], row["started_at"], row["commit_sha"], row["branch"], row["status"],
                 row["duration_ms"], row["attempts"], bool(row["flaky"]), row["message"],
             )
             for row in page

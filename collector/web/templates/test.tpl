@@ -1,5 +1,6 @@
 % rebase("base", title=title)
-<h1>Test <code class="id">{{test_id}}</code></h1>
+<h1>{{entries[0].name if entries else test_id}}</h1>
+<p class="test-id"><code class="id">{{test_id}}</code></p>
 <div class="charts">
 % include("chart", chart=strip)
 % include("chart", chart=durations)

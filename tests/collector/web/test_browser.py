@@ -168,7 +168,8 @@ def test_a_failing_test_leads_to_its_history_and_on_to_a_run(browser: Browser, s
 
     browser.follow(browser.link(FAILING.split("::")[1]))
 
-    assert browser.h1() == f"Test {FAILING}"
+    assert browser.h1() == FAILING.split("::")[1]
+    assert browser.driver.find_element(By.CSS_SELECTOR, "p.test-id").text == FAILING
     assert browser.path == "/ui/tests?" + urlencode({"test_id": FAILING})
     strip = browser.driver.find_elements(By.CSS_SELECTOR, "figure.chart")[0]
     assert len(strip.find_elements(By.CSS_SELECTOR, "rect.mark")) == len(seeded.runs)

@@ -13,7 +13,7 @@ def day(name: str, runs: int, passed: int, failed: int, p50: float | None = None
 
 
 def entry(status: str, duration: float, *, flaky: bool = False, run_id: str = "r") -> HistoryEntry:
-    return HistoryEntry(run_id, "2026-01-12T10:00:00.000000Z", "abc", "main", status, duration, 1, flaky, None)
+    return HistoryEntry(run_id, "test_x", "tests/test_x.py", "2026-01-12T10:00:00.000000Z", "abc", "main", status, duration, 1, flaky, None)
 
 
 @pytest.mark.parametrize(("value", "ceiling"), [(0, 1), (1, 1), (3, 5), (7, 10), (11, 20), (240, 250), (0.3, 0.5)])
