@@ -87,3 +87,16 @@ def test_the_collector_profile_runs_with_or_without_py_spy() -> None:
     lines = run_bench("profile_collector.py", "--smoke")
 
     assert any("requests/s" in line for line in lines), lines
+
+
+def test_analytics_queries_times_the_api_at_two_scales_and_says_when_postgresql_is_not_available() -> None:
+    lines = run_bench("analytics_queries.py", "--smoke", "--db", "postgresql://bench@127.0.0.1:1/nowhere")
+
+    assert any("PostgreSQL is not available" in line for line in lines), lines
+    assert any(line.strip().startswith("api history ") for line in lines), lines
+    assert any(line.strip().startswith("api slowest 365d main ") for line in lines), lines
+    match = RATIO_LINE.match(lines[-1])
+    assert match, lines[-1]
+    assert match["pairs"].startswith(" worst_ms=")
+    assert " growth=" in match["pairs"]
+    assert match["verdict"] == "UNCHECKED"
