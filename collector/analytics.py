@@ -139,6 +139,18 @@ class TestTotals:
     duration_max: float | None
 
 
+@dataclass(slots=True)
+class TestDurations:
+    """One test's durations over a window: results that ran, their sum and range, and their histogram."""
+
+    __test__ = False
+    ran: int
+    duration_sum: float
+    duration_min: float
+    duration_max: float
+    histogram: dict[int, int]
+
+
 @dataclass(frozen=True, slots=True)
 class TestLabel:
     """A test's name and suite as last reported in the window, and its latest failure there."""
@@ -287,22 +299,19 @@ class Analytics:
         return Summary(window, days, _day_summary(window.first_day, everything))
 
     def slowest(self, project: Project, window: Window, limit: int = DEFAULT_LIMIT) -> list[SlowTest]:
-        totals = {t.test_id: t for t in self.store.test_totals(project, window) if t.ran}
-        histograms = self.store.duration_histograms(project, window)
-        all_time = sum(t.duration_sum for t in totals.values())
-        rows = []
-        for test_id, t in totals.items():
-            counts = histograms.get(test_id, {})
-            rows.append(
-                (
-                    test_id,
-                    t.ran,
-                    histogram_percentile(counts, 50, t.duration_min, t.duration_max),
-                    histogram_percentile(counts, 95, t.duration_min, t.duration_max),
-                    t.duration_sum / t.ran,
-                    t.duration_sum / all_time if all_time > 0 else 0.0,
-                )
+        durations = self.store.test_durations(project, window)
+        all_time = sum(d.duration_sum for d in durations.values())
+        rows = [
+            (
+                test_id,
+                d.ran,
+                histogram_percentile(d.histogram, 50, d.duration_min, d.duration_max),
+                histogram_percentile(d.histogram, 95, d.duration_min, d.duration_max),
+                d.duration_sum / d.ran,
+                d.duration_sum / all_time if all_time > 0 else 0.0,
             )
+            for test_id, d in durations.items()
+        ]
         rows.sort(key=lambda row: (-(row[3] or 0.0), -row[4], row[0]))
         rows = rows[:limit]
         labels = self.store.test_labels(project, window, [row[0] for row in rows])
@@ -312,7 +321,7 @@ class Analytics:
         failing = [t for t in self.store.test_totals(project, window) if t.failures]
         failing.sort(key=lambda t: (-t.failures, -t.failures / t.ran, t.test_id))
         failing = failing[:limit]
-        labels = self.store.test_labels(project, window, [t.test_id for t in failing])
+        labels = self.store.test_labels(project, window, [t.test_id for t in failing], failures=True)
         last = self.store.failure_details(
             project,
             [(label.last_failure_run_pk, test_id) for test_id, label in labels.items() if label.last_failure_run_pk],

@@ -20,11 +20,13 @@ from ..analytics import (
     RetryFlake,
     RunPoint,
     TestLabel,
+    TestDurations,
     TestTotals,
     Window,
 )
 from ..errors import BadRequest
 from ..model import Project
+from . import rollups
 from .records import decode_cursor, encode_cursor
 
 
@@ -32,6 +34,10 @@ class AnalyticsReads:
     #: the backend's placeholder, and its placeholder for a stored time
     PARAM = "?"
     TIME_PARAM = "?"
+    DIALECT = rollups.SQLITE
+    #: the indexes a test's newest rows are found by
+    BY_TEST = "test_days_by_test"
+    FAILURES_BY_TEST = "test_days_failures_by_test"
 
     @abstractmethod
     def _fetch(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -41,13 +47,67 @@ class AnalyticsReads:
         sql = sql.replace("{time}", self.TIME_PARAM)
         return sql if self.PARAM == "?" else sql.replace("?", self.PARAM)
 
-    def _days_filter(self, project: Project, window: Window, alias: str = "") -> tuple[str, list[Any]]:
-        where = f"{alias}project_id = ? AND {alias}day >= ?"
-        params: list[Any] = [project.id, window.first_day]
-        if window.branch is not None:
-            where += f" AND {alias}branch = ?"
-            params.append(window.branch)
-        return where, params
+    @abstractmethod
+    def _transaction(self) -> Any:
+        """A write transaction: a context manager giving a connection with ``execute``."""
+
+    def _window_rows(self, project: Project, window: Window, condition: str = "", extra: Sequence[Any] = ()) -> tuple[str, list[Any]]:
+        """A subquery of the window's rollup rows (``test_id, bucket`` and the counts), and its parameters.
+
+        Whole closed months in the window are read from their month rows (built here the first time a
+        window needs them), the days before and after them from the day rows. ``condition`` (with
+        ``extra`` parameters) narrows every part, e.g. to some test ids.
+        """
+        months = self._months_in(window)
+        built = self._built_months(project, months)
+        columns = "test_id, bucket, results, ran, passed, failures, flaky, duration_sum, duration_min, duration_max"
+        more = f" AND {condition}" if condition else ""
+        branch, branch_params = (" AND branch = ?", [window.branch]) if window.branch is not None else ("", [])
+        if not built:
+            return (
+                f"SELECT {columns} FROM test_days WHERE project_id = ? AND day >= ?{branch}{more}",
+                [project.id, window.first_day, *branch_params, *extra],
+            )
+        head_end, tail_start = f"{built[0]}-01", f"{rollups.next_month(built[-1])}-01"
+        every_branch, month_branch = (0, window.branch) if window.branch is not None else (1, "")
+        sql = (
+            f"SELECT {columns} FROM test_days WHERE project_id = ? AND day >= ? AND day < ?{branch}{more} "
+            f"UNION ALL SELECT {columns} FROM test_months WHERE project_id = ? AND every_branch = ? AND branch = ? "
+            f"AND month >= ? AND month <= ?{more} "
+            f"UNION ALL SELECT {columns} FROM test_days WHERE project_id = ? AND day >= ?{branch}{more}"
+        )
+        params = [
+            project.id, window.first_day, head_end, *branch_params, *extra,
+            project.id, every_branch, month_branch, built[0], built[-1], *extra,
+            project.id, tail_start, *branch_params, *extra,
+        ]  # fmt: skip
+        return sql, params
+
+    @staticmethod
+    def _months_in(window: Window) -> list[str]:
+        """The months wholly inside the window that have ended (the current month is still being written)."""
+        current = window.today.isoformat()[:7]
+        month = window.first_day[:7] if window.first_day.endswith("-01") else rollups.next_month(window.first_day[:7])
+        months = []
+        while month < current:
+            months.append(month)
+            month = rollups.next_month(month)
+        return months
+
+    def _built_months(self, project: Project, months: list[str]) -> list[str]:
+        """The longest run of ``months`` that ends with the newest and is built, building the missing ones.
+
+        Only a window over two months or more uses month rows: for one, the days are as quick to read.
+        """
+        if len(months) < 2:
+            return []
+        dialect = self.DIALECT
+        rows = self._fetch(self._sql(rollups.BUILT_MONTHS), [project.id, months[0], months[-1]])
+        missing = [month for month in months if month not in {row["month"] for row in rows}]
+        for month in missing:
+            with self._transaction() as conn:
+                rollups.build_month(conn, dialect, project.id, month)
+        return months
 
     def _runs_filter(self, project: Project, window: Window) -> tuple[str, list[Any]]:
         where = "r.project_id = ? AND r.started_at >= {time}"
@@ -68,18 +128,19 @@ class AnalyticsReads:
 
     def test_totals(self, project: Project, window: Window, test_ids: Sequence[str] | None = None) -> list[TestTotals]:
         """Per test, its results in the window summed; only ``test_ids`` when given."""
-        where, params = self._days_filter(project, window)
+        condition: str = ""
+        extra: list[Any] = []
         if test_ids is not None:
             if not test_ids:
                 return []
-            where += f" AND test_id IN ({', '.join('?' * len(test_ids))})"
-            params.extend(test_ids)
+            condition, extra = f"test_id IN ({', '.join('?' * len(test_ids))})", list(test_ids)
+        source, params = self._window_rows(project, window, condition, extra)
         rows = self._fetch(
             self._sql(
                 "SELECT test_id, SUM(results) AS results, SUM(ran) AS ran, SUM(passed) AS passed, "
                 "SUM(failures) AS failures, SUM(flaky) AS flaky, SUM(duration_sum) AS duration_sum, "
                 "MIN(duration_min) AS duration_min, MAX(duration_max) AS duration_max "
-                f"FROM test_days WHERE {where} GROUP BY test_id"
+                f"FROM ({source}) AS w GROUP BY test_id"
             ),
             params,
         )
@@ -91,52 +152,78 @@ class AnalyticsReads:
             for row in rows
         ]  # fmt: skip
 
-    def duration_histograms(self, project: Project, window: Window) -> dict[str, dict[int, int]]:
-        """Per test, how many results that ran in the window fell in each duration bucket."""
-        where, params = self._days_filter(project, window)
+    def test_durations(self, project: Project, window: Window) -> dict[str, TestDurations]:
+        """Per test that ran in the window: how many times, for how long in all, the range, and the histogram."""
+        source, params = self._window_rows(project, window, "bucket >= 0")
         rows = self._fetch(
             self._sql(
-                f"SELECT test_id, bucket, SUM(count) AS count FROM test_day_durations WHERE {where} "
-                "GROUP BY test_id, bucket"
+                "SELECT test_id, bucket, SUM(ran) AS ran, SUM(duration_sum) AS duration_sum, "
+                "MIN(duration_min) AS duration_min, MAX(duration_max) AS duration_max "
+                f"FROM ({source}) AS w GROUP BY test_id, bucket"
             ),
             params,
         )
-        histograms: dict[str, dict[int, int]] = defaultdict(dict)
+        durations: dict[str, TestDurations] = {}
         for row in rows:
-            histograms[row["test_id"]][int(row["bucket"])] = int(row["count"])
-        return histograms
+            ran = int(row["ran"])
+            if not ran:
+                continue
+            found = durations.get(row["test_id"])
+            if found is None:
+                found = durations[row["test_id"]] = TestDurations(0, 0.0, row["duration_min"], row["duration_max"], {})
+            found.ran += ran
+            found.duration_sum += float(row["duration_sum"])
+            found.duration_min = min(found.duration_min, row["duration_min"])
+            found.duration_max = max(found.duration_max, row["duration_max"])
+            found.histogram[int(row["bucket"])] = ran
+        return durations
 
-    def test_labels(self, project: Project, window: Window, test_ids: Sequence[str]) -> dict[str, TestLabel]:
-        """For each of ``test_ids``, its latest name and suite in the window and its latest failure there."""
-        if not test_ids:
-            return {}
-        where, params = self._days_filter(project, window)
-        rows = self._fetch(
-            self._sql(
-                "SELECT test_id, name, suite, last_at, last_failure_at, last_failure_run_pk FROM test_days "
-                f"WHERE {where} AND test_id IN ({', '.join('?' * len(test_ids))})"
-            ),
-            [*params, *test_ids],
-        )
-        latest: dict[str, Any] = {}
-        failure: dict[str, Any] = {}
-        for row in rows:
-            test_id = row["test_id"]
-            if test_id not in latest or row["last_at"] > latest[test_id]["last_at"]:
-                latest[test_id] = row
-            if row["last_failure_at"] is not None and (
-                test_id not in failure or row["last_failure_at"] > failure[test_id]["last_failure_at"]
-            ):
-                failure[test_id] = row
-        return {
-            test_id: TestLabel(
-                row["name"],
-                row["suite"],
-                failure[test_id]["last_failure_at"] if test_id in failure else None,
-                failure[test_id]["last_failure_run_pk"] if test_id in failure else None,
+    def test_labels(
+        self, project: Project, window: Window, test_ids: Sequence[str], *, failures: bool = False
+    ) -> dict[str, TestLabel]:
+        """For each of ``test_ids``: its latest name and suite, and (``failures``) its latest failure (on the branch).
+
+        Index seeks per test, never a scan of the window. A test listed for failing in the window has its
+        latest failure there, since the window runs up to today.
+        """
+        labels: dict[str, TestLabel] = {}
+        for test_id in test_ids:
+            named = self._newest_rows(project, test_id, None, "name, suite, last_at", self.BY_TEST)
+            if not named:
+                continue
+            latest = max(named, key=lambda row: row["last_at"])
+            failure: Any = None
+            if failures:
+                failed = self._newest_rows(
+                    project, test_id, window.branch, "last_failure_at, last_failure_run_pk", self.FAILURES_BY_TEST
+                )
+                failure = max(failed, key=lambda row: row["last_failure_at"]) if failed else None
+            labels[test_id] = TestLabel(
+                latest["name"],
+                latest["suite"],
+                failure["last_failure_at"] if failure else None,
+                failure["last_failure_run_pk"] if failure else None,
             )
-            for test_id, row in latest.items()
-        }
+        return labels
+
+    def _newest_rows(self, project: Project, test_id: str, branch: str | None, columns: str, index: str) -> list[Any]:
+        """The test's rows in ``index`` (optionally on one branch) on the newest day that has any."""
+        where = "project_id = ? AND test_id = ?"
+        params: list[Any] = [project.id, test_id]
+        if index == self.FAILURES_BY_TEST:
+            where += " AND last_failure_at IS NOT NULL"
+        if branch is not None:
+            where += " AND branch = ?"
+            params.append(branch)
+        source = f"test_days {self._use_index(index)}"
+        newest = self._fetch(self._sql(f"SELECT MAX(day) AS day FROM {source} WHERE {where}"), params)
+        if not newest or newest[0]["day"] is None:
+            return []
+        return self._fetch(self._sql(f"SELECT {columns} FROM {source} WHERE {where} AND day = ?"), [*params, newest[0]["day"]])
+
+    def _use_index(self, index: str) -> str:
+        """SQLite's planner, without statistics, may pick the primary key over the index these seeks need."""
+        return f"INDEXED BY {index}" if self.PARAM == "?" else ""
 
     def retry_flakes(self, project: Project, window: Window) -> list[RetryFlake]:
         """Results in the window that passed after failing within their run."""

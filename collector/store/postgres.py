@@ -152,6 +152,7 @@ class PostgresStore(Store):
     LATEST_VERSION = 2
     PARAM = "%s"
     TIME_PARAM = "%s::timestamptz"
+    DIALECT = rollups.POSTGRESQL
 
     def __init__(
         self,
@@ -405,7 +406,10 @@ class PostgresStore(Store):
             inserted = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at)).fetchone()
             if inserted is not None:
                 self._copy_tests(conn, inserted["id"], run.tests)
-                rollups.add(conn.cursor(), rollups.rollup_of_run(project.id, inserted["id"], started_at, run), "%s")
+                stored = rollups.StoredRun(
+                    inserted["id"], project.id, started_at, run.vcs.get("branch"), run.vcs.get("commit")
+                )
+                rollups.add_run(conn.cursor(), stored, rollups.POSTGRESQL)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
@@ -471,7 +475,7 @@ class PostgresStore(Store):
             ).fetchall()
             ids, tests = oldest_batch([(row["id"], row["tests_total"]) for row in candidates], batch_tests)
             if ids:
-                rollups.subtract(conn.cursor(), _rollup_of_stored(conn, ids), "%s")
+                rollups.subtract(conn.cursor(), _rollup_of_stored(conn, ids), rollups.POSTGRESQL)
                 conn.execute("DELETE FROM runs WHERE id = ANY(%s)", (ids,))
         return len(ids), tests
 
@@ -482,11 +486,10 @@ def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]
 
 def _rollup_of_stored(conn: Connection, run_pks: list[int]) -> rollups.Rollup:
     cursor = conn.cursor(row_factory=tuple_row)
-    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), "%s"), run_pks).fetchall())
+    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), rollups.POSTGRESQL), run_pks).fetchall())
 
 
 def _roll_up_stored_runs(conn: Connection) -> None:
-    """Build the rollups of the runs stored before they existed, a slice of runs at a time."""
-    run_pks = [row["id"] for row in conn.execute("SELECT id FROM runs ORDER BY id")]
-    for start in range(0, len(run_pks), rollups.ROLL_UP_RUNS):
-        rollups.add(conn.cursor(), _rollup_of_stored(conn, run_pks[start : start + rollups.ROLL_UP_RUNS]), "%s")
+    """Build the rollups of the runs stored before they existed."""
+    runs = conn.cursor(row_factory=tuple_row).execute(rollups.STORED_RUNS).fetchall()
+    rollups.roll_up_stored_runs(conn.cursor(), runs, rollups.POSTGRESQL)

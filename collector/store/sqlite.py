@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from ..analytics import duration_bucket
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
 from ..timeutil import utc_now
@@ -177,6 +178,7 @@ class SQLiteStore(Store):
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.create_function("duration_bucket", 1, duration_bucket, deterministic=True)
         except sqlite3.Error as exc:
             if conn is not None:
                 conn.close()
@@ -384,7 +386,8 @@ class SQLiteStore(Store):
             if cursor.rowcount == 1:
                 run_pk = _inserted_id(cursor)
                 self._insert_tests(conn, run_pk, run.tests)
-                rollups.add(conn, rollups.rollup_of_run(project.id, run_pk, started_at, run))
+                stored = rollups.StoredRun(run_pk, project.id, started_at, run.vcs.get("branch"), run.vcs.get("commit"))
+                rollups.add_run(conn, stored, rollups.SQLITE)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
         stored = stored_run_from_row(row)
@@ -442,7 +445,7 @@ class SQLiteStore(Store):
             ).fetchall()
             ids, tests = oldest_batch([(row[0], row[1]) for row in candidates], batch_tests)
             if ids:
-                rollups.subtract(conn, _rollup_of_stored(conn, ids))
+                rollups.subtract(conn, _rollup_of_stored(conn, ids), rollups.SQLITE)
             conn.executemany("DELETE FROM runs WHERE id = ?", [(run_pk,) for run_pk in ids])
         return len(ids), tests
 
@@ -454,11 +457,9 @@ def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]
 def _rollup_of_stored(conn: sqlite3.Connection, run_pks: list[int]) -> rollups.Rollup:
     cursor = conn.cursor()
     cursor.row_factory = None
-    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks)), run_pks).fetchall())
+    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), rollups.SQLITE), run_pks).fetchall())
 
 
 def _roll_up_stored_runs(conn: sqlite3.Connection) -> None:
-    """Build the rollups of the runs stored before they existed, a slice of runs at a time."""
-    run_pks = [row[0] for row in conn.execute("SELECT id FROM runs ORDER BY id")]
-    for start in range(0, len(run_pks), rollups.ROLL_UP_RUNS):
-        rollups.add(conn, _rollup_of_stored(conn, run_pks[start : start + rollups.ROLL_UP_RUNS]))
+    """Build the rollups of the runs stored before they existed."""
+    rollups.roll_up_stored_runs(conn, conn.execute(rollups.STORED_RUNS).fetchall(), rollups.SQLITE)

@@ -236,14 +236,46 @@ def test_after_pruning_the_answers_are_those_of_the_runs_that_remain(
     assert answers(analytics, seeded)[2] != []
 
 
+LATER = date(2026, 6, 20)
+
+
+def test_a_year_long_window_reads_closed_months_and_gives_the_same_answers(
+    analytics: Analytics, seeded: Project, store: Store, make_run: Callable[..., RunPayload]
+) -> None:
+    by_days = answers(analytics, seeded)
+    later = Analytics(store, today=lambda: LATER)
+    year = later.window(days=365)
+
+    assert [t for t in later.failing(seeded, year)] == analytics.failing(seeded, analytics.window(days=90))
+    assert later.flaky(seeded, year) == analytics.flaky(seeded, analytics.window(days=90))
+    assert [(t.test_id, t.runs, t.mean_ms, t.share) for t in later.slowest(seeded, year)] == by_days[3]
+    main = later.window(days=365, branch="main")
+    assert [(t.test_id, t.failures, t.runs) for t in later.failing(seeded, main)] == [(C, 4, 4), (B, 2, 6)]
+
+
+def test_a_late_run_in_a_closed_month_and_pruning_keep_the_month_rows_exact(
+    analytics: Analytics, seeded: Project, store: Store, make_run: Callable[..., RunPayload]
+) -> None:
+    later = Analytics(store, today=lambda: LATER)
+    year = later.window(days=365)
+    later.failing(seeded, year)  # builds the months
+
+    seed(store, seeded, make_run, [("late", "2025-12-21T09:00:00.000000Z", "main", "c0", [result(E, "failed")])])
+    assert [(t.test_id, t.failures, t.runs) for t in later.failing(seeded, year)] == [(C, 5, 5), (E, 2, 3), (B, 2, 6)]
+
+    store.prune_runs("2025-12-31T00:00:00.000000Z", project=seeded)
+    assert [(t.test_id, t.failures, t.runs) for t in later.failing(seeded, year)] == [(C, 5, 5), (E, 1, 2), (B, 1, 4)]
+
+
 def test_migrating_an_older_database_rolls_up_the_runs_it_already_holds(
     analytics: Analytics, seeded: Project, store: Store
 ) -> None:
     before = answers(analytics, seeded)
     with store._transaction() as conn:  # back to schema 1: the runs without their rollups
-        for table in ("flaky_results", "test_commits", "test_day_durations", "test_days"):
+        for table in ("flaky_results", "test_commits", "rollup_months", "test_months", "test_days"):
             conn.execute(f"DROP TABLE {table}")
-        conn.execute("DROP INDEX test_results_test_id")
+        for index in ("test_results_test_id", "runs_commit"):
+            conn.execute(f"DROP INDEX {index}")
         conn.execute("DELETE FROM schema_migrations WHERE version = 2")
 
     assert store.migrate() == [2]
