@@ -116,8 +116,17 @@ ADD_DAYS_OF_RUN = f"""
         last_failure_run_pk = {_LATEST_FAILURE.format(col="last_failure_run_pk", table="test_days")},
         last_failure_at = {_LATEST_FAILURE.format(col="last_failure_at", table="test_days")}
 """
-#: a new run's failures on its commit, each with the passes of that test on the commit's earlier runs
-ADD_FAILURES_OF_RUN = f"""
+#: a new run's failures counted into the rows of tests that already failed on its commit
+ADD_REPEATED_FAILURES_OF_RUN = f"""
+    UPDATE test_commits SET failures = failures + 1,
+        last_at = CASE WHEN ? > last_at THEN ? ELSE last_at END,
+        last_failure_at = CASE WHEN last_failure_at IS NULL OR ? >= last_failure_at THEN ? ELSE last_failure_at END,
+        last_failure_run_pk = CASE WHEN last_failure_at IS NULL OR ? >= last_failure_at THEN ? ELSE last_failure_run_pk END
+    WHERE project_id = ? AND branch = ? AND commit_sha = ?
+      AND EXISTS (SELECT 1 FROM test_results t WHERE t.run_pk = ? AND t.test_id = test_commits.test_id AND {_FAILED})
+"""
+#: a new run's first failures on its commit, each with the passes of that test on the commit's other runs
+ADD_FIRST_FAILURES_OF_RUN = f"""
     INSERT INTO test_commits (project_id, branch, commit_sha, test_id, passed, failures, last_at,
                               last_failure_at, last_failure_run_pk)
     SELECT r.project_id, COALESCE(r.branch, ''), r.commit_sha, t.test_id,
@@ -125,12 +134,10 @@ ADD_FAILURES_OF_RUN = f"""
             WHERE s.project_id = r.project_id AND s.commit_sha = r.commit_sha
               AND COALESCE(s.branch, '') = COALESCE(r.branch, '') AND s.id <> r.id AND p.status = 'passed'),
            1, r.started_at, r.started_at, r.id
-    {_OF_RUN} AND r.commit_sha IS NOT NULL AND {_FAILED} ORDER BY t.test_id
-    ON CONFLICT (project_id, branch, commit_sha, test_id) DO UPDATE SET
-        failures = test_commits.failures + 1,
-        last_at = {_NEWER.format(col="last_at", table="test_commits")},
-        last_failure_run_pk = {_LATEST_FAILURE.format(col="last_failure_run_pk", table="test_commits")},
-        last_failure_at = {_LATEST_FAILURE.format(col="last_failure_at", table="test_commits")}
+    {_OF_RUN} AND r.commit_sha IS NOT NULL AND {_FAILED}
+      AND NOT EXISTS (SELECT 1 FROM test_commits c WHERE c.project_id = r.project_id
+                      AND c.branch = COALESCE(r.branch, '') AND c.commit_sha = r.commit_sha AND c.test_id = t.test_id)
+    ORDER BY t.test_id
 """
 #: a new run's passes, counted into the tests that already failed on its commit
 ADD_PASSES_OF_RUN = """
@@ -283,11 +290,18 @@ def add_run(cursor: Cursor, run: StoredRun, dialect: Dialect, *, count_passes: b
     if run.commit is not None:
         if count_passes:
             cursor.execute(
-                dialect.sql(ADD_PASSES_OF_RUN),
-                (run.started_at, run.started_at, run.project_id, run.branch or "", run.commit, run.pk),
+                dialect.sql(ADD_PASSES_OF_RUN), (run.started_at, run.started_at, *_commit_key(run), run.pk)
             )
-        cursor.execute(dialect.sql(ADD_FAILURES_OF_RUN), (run.pk,))
+        at = run.started_at
+        cursor.execute(
+            dialect.sql(ADD_REPEATED_FAILURES_OF_RUN), (at, at, at, at, at, run.pk, *_commit_key(run), run.pk)
+        )
+        cursor.execute(dialect.sql(ADD_FIRST_FAILURES_OF_RUN), (run.pk,))
     cursor.execute(dialect.sql(ADD_FLAKY_OF_RUN), (run.pk,))
+
+
+def _commit_key(run: StoredRun) -> tuple[Any, ...]:
+    return run.project_id, run.branch or "", run.commit
 
 
 @dataclass(slots=True)
