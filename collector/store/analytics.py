@@ -1,14 +1,14 @@
 """The analytics reads, the same SQL on both backends but for placeholders.
 
 Each query reads one project's rollups (collector.store.rollups) for a
-window of days, never the raw results, except for the few rows an answer
-names: a test's history and the message of a test's latest failure.
+window of days — day rows, and month rows for the whole closed months in it —
+never the raw results, except for the few rows an answer names: a test's
+history and the message of a test's latest failure.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
