@@ -317,8 +317,12 @@ class Analytics:
         labels = self.store.test_labels(project, window, [row[0] for row in rows])
         return [SlowTest(test_id, *_name(labels, test_id), runs, p50, p95, mean, share) for test_id, runs, p50, p95, mean, share in rows]
 
-    def failing(self, project: Project, window: Window, limit: int = DEFAULT_LIMIT) -> list[FailingTest]:
-        failing = [t for t in self.store.test_totals(project, window) if t.failures]
+    def failing(
+        self, project: Project, window: Window, limit: int = DEFAULT_LIMIT, *, totals: list[TestTotals] | None = None
+    ) -> list[FailingTest]:
+        """``totals``: the window's test totals when the caller already has them (the overview needs them twice)."""
+        totals = self.store.test_totals(project, window) if totals is None else totals
+        failing = [t for t in totals if t.failures]
         failing.sort(key=lambda t: (-t.failures, -t.failures / t.ran, t.test_id))
         failing = failing[:limit]
         labels = self.store.test_labels(project, window, [t.test_id for t in failing], failures=True)
@@ -333,7 +337,9 @@ class Analytics:
             answer.append(FailingTest(t.test_id, *_name(labels, t.test_id), t.failures, t.ran, t.failures / t.ran, detail))
         return answer
 
-    def flaky(self, project: Project, window: Window, limit: int = DEFAULT_LIMIT) -> list[FlakyTest]:
+    def flaky(
+        self, project: Project, window: Window, limit: int = DEFAULT_LIMIT, *, totals: list[TestTotals] | None = None
+    ) -> list[FlakyTest]:
         commits: dict[str, set[str]] = defaultdict(set)
         flaky_runs: dict[str, int] = defaultdict(int)
         last: dict[str, str] = {}
@@ -352,7 +358,9 @@ class Analytics:
                 examples[mixed.test_id].append((mixed.last_at, mixed.last_failure_run_id))
         if not flaky_runs:
             return []
-        ran = {t.test_id: t.ran for t in self.store.test_totals(project, window, list(flaky_runs))}
+        if totals is None:
+            totals = self.store.test_totals(project, window, list(flaky_runs))
+        ran = {t.test_id: t.ran for t in totals if t.test_id in flaky_runs}
         rows = []
         for test_id, count in flaky_runs.items():
             runs = max(ran.get(test_id, 0), count)
@@ -373,6 +381,10 @@ class Analytics:
             )
             for test_id, flaky_commits, count, runs, rate in rows
         ]
+
+    def totals(self, project: Project, window: Window) -> list[TestTotals]:
+        """Every test's totals over the window, to hand to failing() and flaky() together."""
+        return self.store.test_totals(project, window)
 
     def history(self, project: Project, test_id: str, *, limit: int = DEFAULT_LIMIT, cursor: str | None = None) -> HistoryPage:
         if not test_id:

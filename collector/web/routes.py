@@ -133,6 +133,7 @@ def register(app: bottle.Bottle, state: AppState) -> None:
     def overview() -> str:
         project, span = signed_in(), window()
         summary = analytics.summary(project, span)
+        totals = analytics.totals(project, span)  # one read of the window's rollups for both tables
         return render(
             "overview",
             title="Overview",
@@ -145,8 +146,8 @@ def register(app: bottle.Bottle, state: AppState) -> None:
                 charts.pass_rate(summary.days),
                 charts.duration_trend(summary.days),
             ],
-            failing=analytics.failing(project, span, OVERVIEW_ROWS),
-            flaky=analytics.flaky(project, span, OVERVIEW_ROWS),
+            failing=analytics.failing(project, span, OVERVIEW_ROWS, totals=totals),
+            flaky=analytics.flaky(project, span, OVERVIEW_ROWS, totals=totals),
         )
 
     @page("/ui/runs")

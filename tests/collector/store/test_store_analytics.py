@@ -280,3 +280,11 @@ def test_migrating_an_older_database_rolls_up_the_runs_it_already_holds(
 
     assert store.migrate() == [2]
     assert answers(analytics, seeded) == before
+
+
+def test_failing_and_flaky_give_the_same_answers_from_totals_read_once(analytics: Analytics, seeded: Project) -> None:
+    for window in (analytics.window(), analytics.window(days=60), analytics.window(branch="feature")):
+        totals = analytics.totals(seeded, window)
+
+        assert analytics.failing(seeded, window, totals=totals) == analytics.failing(seeded, window)
+        assert analytics.flaky(seeded, window, totals=totals) == analytics.flaky(seeded, window)
