@@ -4,8 +4,10 @@ A run adds, in its own transaction, one row per test to ``test_days``
 (keyed by day, branch, test and duration bucket), one per test that failed
 to ``test_commits`` (keyed by commit; later passes on that commit count
 into it), and one per flaky-within-its-run result to ``flaky_results``.
-Pruning subtracts the same rows before it deletes the runs, so the rollups
-always describe exactly the runs that are stored.
+A closed month's day rows are summed into ``test_months`` the first time a
+window needs them (``build_month``); a run landing in a built month adds to
+those rows too. Pruning subtracts the same rows before it deletes the runs,
+so the rollups always describe exactly the runs that are stored.
 
 The database makes a new run's rows from the results just inserted
 (``INSERT ... SELECT``), which costs a fraction of binding every row from
