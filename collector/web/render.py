@@ -79,6 +79,7 @@ ERROR_TITLES = {
     401: "Sign in again",
     403: "Not allowed",
     404: "Not found",
+    405: "Wrong kind of request",
     429: "Too many requests",
     500: "Something went wrong",
     503: "The collector is busy",

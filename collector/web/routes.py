@@ -17,7 +17,7 @@ from ..middleware import request_context
 from ..model import RUN_STATUSES, Project, TestResult
 from . import charts
 from . import format as fmt
-from .render import PROJECT_KEY, STATIC, WebPlugin, render, safe_next
+from .render import PROJECT_KEY, STATIC, WebPlugin, error_page, render, safe_next
 from .session import SignInRefused, current_principal, forget, remember, sign_in
 
 if TYPE_CHECKING:
@@ -233,6 +233,17 @@ def register(app: bottle.Bottle, state: AppState) -> None:
     @page("/ui/<rest:path>")
     def not_found(rest: str) -> None:
         raise NotFound("there is no such page")
+
+    api_method_not_allowed = app.error_handler.get(405, app.default_error_handler)
+
+    def method_not_allowed(error: bottle.HTTPError) -> Any:
+        """A page asked for with the wrong method answers a page too; the API keeps its JSON."""
+        if not bottle.request.path.startswith("/ui"):
+            return api_method_not_allowed(error)
+        allow = {"Allow": str(error.headers["Allow"])} if "Allow" in error.headers else {}
+        return error_page(405, "this page does not take that kind of request: open it with a link", headers=allow)
+
+    app.error_handler[405] = method_not_allowed
 
 
 def _sign_in_notice(ended: str | None, signed_out: str | None) -> str | None:

@@ -332,3 +332,16 @@ def test_the_token_appears_in_no_page_and_no_log_line(
         assert all(secret not in body for body in bodies + [refused.text])
         assert all(secret not in line for line in collector.lines)
     assert any(entry.get("route") == "/ui/signin" and entry["method"] == "POST" for entry in collector.access_log())
+
+
+def test_a_page_asked_for_with_the_wrong_method_answers_an_html_405_and_the_api_keeps_json(
+    seeded: Seeded, ui: requests.Session
+) -> None:
+    page = ui.post(f"{seeded.project.url}/ui/flaky", timeout=30, allow_redirects=False)
+    api = requests.post(f"{seeded.project.url}/api/v1/analytics/flaky", timeout=30)
+
+    assert page.status_code == 405
+    assert page.headers["Content-Type"].startswith("text/html")
+    assert "that kind of request" in page.text and "Allow" in page.headers
+    assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
+    assert (api.status_code, api.json()["error"]) == (405, "method_not_allowed")
