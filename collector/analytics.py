@@ -125,18 +125,12 @@ class RunPoint:
 
 @dataclass(frozen=True, slots=True)
 class TestTotals:
-    """One test's rollup over a window."""
+    """One test's results over a window: how many ran, how many of those failed."""
 
     __test__ = False
     test_id: str
-    results: int
     ran: int
-    passed: int
     failures: int
-    flaky: int
-    duration_sum: float
-    duration_min: float | None
-    duration_max: float | None
 
 
 @dataclass(slots=True)

@@ -8,10 +8,10 @@ from urllib.parse import quote
 import bottle
 
 from ..body import read_json_body
-from ..errors import BadRequest, RunConflict
+from ..errors import RunConflict
 from ..middleware import request_context
-from ..params import bounded_int
-from ..model import RUN_STATUSES, InsertOutcome, Project, RunPayload, StoredRun
+from ..model import InsertOutcome, Project, RunPayload, StoredRun
+from ..params import bounded_int, status_filter
 from ..timeutil import utc_now
 from ..validation import validate_minimal, validate_run
 
@@ -52,14 +52,6 @@ def run_detail(run: StoredRun) -> dict[str, Any]:
 
 def page_limit(raw: str | None) -> int:
     return bounded_int("limit", raw, DEFAULT_PAGE, MAX_PAGE)
-
-
-def status_filter(raw: str | None) -> str | None:
-    if raw is None or raw == "":
-        return None
-    if raw not in RUN_STATUSES:
-        raise BadRequest(f"status={raw!r} is not one of {', '.join(RUN_STATUSES)}")
-    return raw
 
 
 def register(app: bottle.Bottle, state: Any) -> None:

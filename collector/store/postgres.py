@@ -150,8 +150,6 @@ def _fetch_one(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, 
 
 class PostgresStore(Store):
     LATEST_VERSION = 2
-    PARAM = "%s"
-    TIME_PARAM = "%s::timestamptz"
     DIALECT = rollups.POSTGRESQL
 
     def __init__(
@@ -406,10 +404,8 @@ class PostgresStore(Store):
             inserted = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at)).fetchone()
             if inserted is not None:
                 self._copy_tests(conn, inserted["id"], run.tests)
-                stored = rollups.StoredRun(
-                    inserted["id"], project.id, started_at, run.vcs.get("branch"), run.vcs.get("commit")
-                )
-                rollups.add_run(conn.cursor(), stored, rollups.POSTGRESQL)
+                key = rollups.RunKey.of_new_run(inserted["id"], project.id, started_at, run)
+                rollups.add_run(conn.cursor(), key, rollups.POSTGRESQL)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()

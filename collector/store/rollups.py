@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..analytics import BUCKET_FLOOR_MS, BUCKET_GROWTH
+from ..model import RunPayload
 from ..timeutil import utc_now
 
 #: the schema version that added the rollups: migrating to it rolls up the runs already stored
@@ -50,22 +51,36 @@ class Dialect:
     day_of_run: str
     #: ``t.duration_ms``'s bucket, as collector.analytics.duration_bucket computes it
     bucket_of_result: str
+    #: the placeholder of a stored time, in ``{time}``
+    time_param: str
     #: a statement that makes transactions naming the same text key ``?`` take turns until they end, or ""
     #: where the backend has one writer at a time anyway
     lock: str = ""
+    #: how to make the planner use index ``{}`` (SQLite's, without statistics, may prefer the primary key), or ""
+    index_hint: str = ""
 
     def sql(self, text: str) -> str:
-        text = text.replace("{day_of_run}", self.day_of_run).replace("{bucket}", self.bucket_of_result)
+        text = (
+            text.replace("{day_of_run}", self.day_of_run)
+            .replace("{bucket}", self.bucket_of_result)
+            .replace("{time}", self.time_param)
+        )
         return text if self.param == "?" else text.replace("?", self.param)
 
+    def use_index(self, index: str) -> str:
+        return self.index_hint.format(index) if self.index_hint else ""
 
-SQLITE = Dialect("?", "substr(r.started_at, 1, 10)", "duration_bucket(t.duration_ms)")
+
+SQLITE = Dialect(
+    "?", "substr(r.started_at, 1, 10)", "duration_bucket(t.duration_ms)", "?", index_hint="INDEXED BY {}"
+)
 POSTGRESQL = Dialect(
     "%s",
     "to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')",
     f"CASE WHEN t.duration_ms <= {BUCKET_FLOOR_MS!r} THEN 0 ELSE GREATEST(1, "
     f"CEIL(LN(t.duration_ms / {BUCKET_FLOOR_MS!r}) / LN({BUCKET_GROWTH!r}) - 1e-9))::integer END",
-    "SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
+    "%s::timestamptz",
+    lock="SELECT pg_advisory_xact_lock(hashtextextended(?, 0))",
 )
 
 _FAILED = "t.status IN ('failed', 'error')"
@@ -253,9 +268,9 @@ LAST_AT_OF_COMMITS = """
 """
 
 #: what pruning reads of the runs it is about to delete, to subtract their rollups
-RESULTS_OF_RUNS = """
-    SELECT r.project_id, {day_of_run} AS day, COALESCE(r.branch, '') AS branch, r.commit_sha, t.test_id,
-           CASE WHEN t.status = 'skipped' THEN -1 ELSE {bucket} END AS bucket, t.status, t.duration_ms,
+RESULTS_OF_RUNS = f"""
+    SELECT r.project_id, {{day_of_run}} AS day, COALESCE(r.branch, '') AS branch, r.commit_sha, t.test_id,
+           {_BUCKET_OF_RESULT} AS bucket, t.status, t.duration_ms,
            t.attempts, t.flaky
     FROM runs r JOIN test_results t ON t.run_pk = r.id
     WHERE r.id IN (@ids)
@@ -263,17 +278,24 @@ RESULTS_OF_RUNS = """
 
 
 @dataclass(frozen=True, slots=True)
-class StoredRun:
-    """The run a rollup is made for, as stored."""
+class RunKey:
+    """What the rollups need to know of a stored run besides its results."""
 
     pk: int
     project_id: int
     started_at: str
     branch: str | None
     commit: str | None
+    #: whether any result passed after failing within the run (unknown: True)
+    retried: bool = True
+
+    @classmethod
+    def of_new_run(cls, pk: int, project_id: int, started_at: str, run: RunPayload) -> RunKey:
+        retried = any(t.flaky or (t.attempts > 1 and t.status == "passed") for t in run.tests)
+        return cls(pk, project_id, started_at, run.vcs.get("branch"), run.vcs.get("commit"), retried)
 
 
-def add_run(cursor: Cursor, run: StoredRun, dialect: Dialect, *, count_passes: bool = True) -> None:
+def add_run(cursor: Cursor, run: RunKey, dialect: Dialect, *, count_passes: bool = True) -> None:
     """Roll up a run whose results were just inserted, in the same transaction.
 
     ``count_passes=False`` when rolling up every stored run at once: each
@@ -299,10 +321,11 @@ def add_run(cursor: Cursor, run: StoredRun, dialect: Dialect, *, count_passes: b
             dialect.sql(ADD_REPEATED_FAILURES_OF_RUN), (at, at, at, at, at, run.pk, *_commit_key(run), run.pk)
         )
         cursor.execute(dialect.sql(ADD_FIRST_FAILURES_OF_RUN), (run.pk,))
-    cursor.execute(dialect.sql(ADD_FLAKY_OF_RUN), (run.pk,))
+    if run.retried:
+        cursor.execute(dialect.sql(ADD_FLAKY_OF_RUN), (run.pk,))
 
 
-def _commit_key(run: StoredRun) -> tuple[Any, ...]:
+def _commit_key(run: RunKey) -> tuple[Any, ...]:
     return run.project_id, run.branch or "", run.commit
 
 
@@ -369,5 +392,5 @@ def results_of_runs_sql(count: int, dialect: Dialect) -> str:
 def roll_up_stored_runs(cursor: Cursor, runs: Iterable[Sequence[Any]], dialect: Dialect) -> None:
     """Roll up runs stored before the rollups existed: rows of STORED_RUNS."""
     for pk, project_id, started_at, branch, commit in runs:
-        add_run(cursor, StoredRun(pk, project_id, started_at, branch, commit), dialect, count_passes=False)
+        add_run(cursor, RunKey(pk, project_id, started_at, branch, commit), dialect, count_passes=False)
     cursor.execute(LAST_AT_OF_COMMITS, ())

@@ -386,8 +386,7 @@ class SQLiteStore(Store):
             if cursor.rowcount == 1:
                 run_pk = _inserted_id(cursor)
                 self._insert_tests(conn, run_pk, run.tests)
-                stored = rollups.StoredRun(run_pk, project.id, started_at, run.vcs.get("branch"), run.vcs.get("commit"))
-                rollups.add_run(conn, stored, rollups.SQLITE)
+                rollups.add_run(conn, rollups.RunKey.of_new_run(run_pk, project.id, started_at, run), rollups.SQLITE)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
         stored = stored_run_from_row(row)

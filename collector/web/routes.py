@@ -14,6 +14,7 @@ import bottle
 from ..analytics import Analytics, Window, parse_days, parse_limit
 from ..errors import BadRequest, NotFound
 from ..middleware import request_context
+from ..params import status_filter
 from ..model import RUN_STATUSES, Project, TestResult
 from . import charts
 from . import format as fmt
@@ -39,14 +40,6 @@ STATUS_ORDER = {"failed": 0, "error": 0, "xpassed": 2, "skipped": 3, "xfailed": 
 def _query(name: str) -> str | None:
     value = bottle.request.query.getunicode(name)
     return value if value else None
-
-
-def _status_filter(raw: str | None) -> str | None:
-    if raw is None:
-        return None
-    if raw not in RUN_STATUSES:
-        raise BadRequest(f"status={raw!r} is not one of {', '.join(RUN_STATUSES)}")
-    return raw
 
 
 def _attention(test: TestResult) -> int:
@@ -153,7 +146,7 @@ def register(app: bottle.Bottle, state: AppState) -> None:
     @page("/ui/runs")
     def runs() -> str:
         project = signed_in()
-        branch, status, cursor = _query("branch"), _status_filter(_query("status")), _query("cursor")
+        branch, status, cursor = _query("branch"), status_filter(_query("status")), _query("cursor")
         listing = state.store.list_runs(project, limit=RUNS_PER_PAGE, cursor=cursor, branch=branch, status=status)
         return render(
             "runs",

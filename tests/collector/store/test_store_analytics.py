@@ -283,6 +283,7 @@ def test_migrating_an_older_database_rolls_up_the_runs_it_already_holds(
 
 
 def test_failing_and_flaky_give_the_same_answers_from_totals_read_once(analytics: Analytics, seeded: Project) -> None:
+    assert analytics.failing(seeded, analytics.window()) and analytics.flaky(seeded, analytics.window())
     for window in (analytics.window(), analytics.window(days=60), analytics.window(branch="feature")):
         totals = analytics.totals(seeded, window)
 

@@ -14,11 +14,10 @@ from urllib.parse import urlencode, urlsplit
 
 import pytest
 from selenium import webdriver
-from selenium.common.exceptions import NoAlertPresentException, WebDriverException
+from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support import expected_conditions
 from selenium.webdriver.support.ui import WebDriverWait
 
 from web_demo import FAILING, HOSTILE, HOSTILE_RUN_ID, Seeded
@@ -28,6 +27,22 @@ pytestmark = pytest.mark.slow
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+
+
+def _node_is_gone(error: WebDriverException) -> bool:
+    """chromedriver's answer, besides a stale reference, when a node's document was replaced under it."""
+    return isinstance(error, StaleElementReferenceException) or "does not belong to the document" in str(error)
+
+
+def _is_replaced(page: WebElement) -> bool:
+    """Whether the document whose root is ``page`` has given way to another one."""
+    try:
+        page.is_enabled()
+    except WebDriverException as error:
+        if _node_is_gone(error):
+            return True
+        raise
+    return False
 
 
 class Browser:
@@ -56,11 +71,10 @@ class Browser:
         try:
             element.click()
         except WebDriverException as error:
-            # chromedriver sometimes looks at the clicked node again once the click has already
-            # replaced the document; the wait below still fails if no navigation happened
-            if "does not belong to the document" not in str(error):
+            # the click has already replaced the document; the wait below still fails if no navigation happened
+            if not _node_is_gone(error):
                 raise
-        WebDriverWait(self.driver, 30).until(expected_conditions.staleness_of(page))
+        WebDriverWait(self.driver, 30).until(lambda _: _is_replaced(page))
         self.drain_logs()
 
     def link(self, text: str) -> WebElement:

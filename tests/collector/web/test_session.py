@@ -24,8 +24,10 @@ SignIn = Callable[[str, str], requests.Session]
 PAGES = ["/ui/", "/ui/runs", "/ui/runs/some-run", "/ui/flaky", "/ui/slowest", "/ui/failing", "/ui/tests?test_id=a::b"]
 
 
-def post_sign_in(url: str, token: str, **fields: str) -> requests.Response:
-    return requests.post(f"{url}/ui/signin", data={"token": token, **fields}, allow_redirects=False, timeout=30)
+def post_sign_in(url: str, token: str, headers: dict[str, str] | None = None, **fields: str) -> requests.Response:
+    return requests.post(
+        f"{url}/ui/signin", data={"token": token, **fields}, headers=headers, allow_redirects=False, timeout=30
+    )
 
 
 def cookie_attributes(response: requests.Response) -> list[str]:
@@ -210,26 +212,14 @@ def test_behind_a_trusted_tls_proxy_the_session_cookie_is_secure(start_collector
     collector = start_collector(trusted_proxy="127.0.0.1", token_rate_per_s="0")
     project = new_project(collector)
 
-    response = requests.post(
-        f"{collector.url}/ui/signin",
-        data={"token": project.read_token},
-        headers={"X-Forwarded-Proto": "https"},
-        allow_redirects=False,
-        timeout=30,
-    )
+    response = post_sign_in(collector.url, project.read_token, headers={"X-Forwarded-Proto": "https"})
 
     assert response.status_code == 303
     assert "secure" in cookie_attributes(response)
 
 
 def test_a_forwarded_proto_from_an_untrusted_address_is_ignored(project: ProjectAccess) -> None:
-    response = requests.post(
-        f"{project.url}/ui/signin",
-        data={"token": project.read_token},
-        headers={"X-Forwarded-Proto": "https"},
-        allow_redirects=False,
-        timeout=30,
-    )
+    response = post_sign_in(project.url, project.read_token, headers={"X-Forwarded-Proto": "https"})
 
     assert response.status_code == 303
     assert "secure" not in cookie_attributes(response)
