@@ -82,6 +82,18 @@ def test_flaky_lists_the_test_that_flipped_on_one_commit_and_the_one_retried_to_
     assert test["example_run_ids"] == ["pytest-2", "junit-1"]
 
 
+def test_a_test_retried_to_a_pass_in_a_run_without_a_commit_is_flaky_on_no_commit(
+    analytics_collector: CollectorProcess,
+) -> None:
+    project = new_project(analytics_collector)
+    retried = {"id": "tests/test_retry.py::test_once", "status": "passed", "attempts": 2}
+    assert project.post_run(a_run("no-commit", started_at=days_ago(1), tests=[retried], vcs={})).status_code == 201
+
+    [test] = get_json(project, "/api/v1/analytics/flaky", "FlakyTests")["tests"]
+
+    assert (test["test_id"], test["flaky_commits"], test["flaky_runs"], test["runs"]) == (retried["id"], 0, 1, 1)
+
+
 def test_failing_counts_failures_and_errors_with_the_latest_message(seeded: ProjectAccess) -> None:
     body = get_json(seeded, "/api/v1/analytics/failing", "FailingTests")
 
