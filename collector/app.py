@@ -45,7 +45,7 @@ class CollectorApp(bottle.Bottle):
     """A Bottle app that also carries its state and its outer WSGI middleware."""
 
     state: AppState
-    wsgi_app: Callable[..., Any]
+    wsgi_app: RequestLogMiddleware
 
 
 def json_body(payload: dict[str, Any]) -> str:

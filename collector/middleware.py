@@ -60,6 +60,11 @@ class RequestLogMiddleware:
             self._record(environ, seen.get("status", "500"), time.perf_counter() - started)
         return body
 
+    def record_rejected(self, request_id: str, method: str, path: str, status: int, seconds: float, code: str) -> None:
+        """Log and count a request the server answered itself, before the app saw it (see wire.py)."""
+        environ = {REQUEST_ID_KEY: request_id, "REQUEST_METHOD": method, "PATH_INFO": path, CONTEXT_KEY: {"error": code}}
+        self._record(environ, str(status), seconds)
+
     def _record(self, environ: dict[str, Any], status: str, seconds: float) -> None:
         route = environ.get("bottle.route")
         rule = route.rule if route is not None else "unmatched"

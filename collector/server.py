@@ -1,8 +1,7 @@
 """Serving the app on waitress, with a graceful shutdown.
 
 waitress reads each request fully in its I/O loop before a worker thread sees
-it, so a slow client holds a socket, not a thread, and idle connections are
-closed after ``channel_timeout_s``. On SIGTERM or SIGINT the collector stops
+it (wire.py adds deadlines and JSON errors there). On SIGTERM or SIGINT the collector stops
 accepting connections, answers 503 to new requests on open ones, lets
 in-flight requests finish (up to ``shutdown_timeout_s``), then exits.
 """
@@ -19,10 +18,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from waitress.server import create_server
-
 from .app import CollectorApp
 from .settings import Settings
+from .wire import serve_on_the_wire
 
 log = logging.getLogger("testrun")
 
@@ -77,8 +75,12 @@ class Server:
         self.settings = settings
         self.inflight = InFlight(app.wsgi_app)
         return_large_blocks_to_the_os()
-        self.waitress = create_server(
+        self.waitress = serve_on_the_wire(
             self.inflight,
+            request_timeout_s=settings.request_timeout_s,
+            connection_limit=settings.connection_limit,
+            body_limit=settings.max_body_bytes,
+            report=app.wsgi_app.record_rejected,
             host=settings.host,
             port=settings.port,
             threads=settings.threads,

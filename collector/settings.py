@@ -36,6 +36,13 @@ def _non_negative_float(value: str) -> float:
     return number
 
 
+def _positive_float(value: str) -> float:
+    number = float(value)
+    if not number > 0 or number == float("inf"):
+        raise ValueError("must be a number of seconds above zero")
+    return number
+
+
 def _log_format(value: str) -> str:
     if value not in ("json", "text"):
         raise ValueError("must be 'json' or 'text'")
@@ -67,8 +74,13 @@ class Settings:
     statement_timeout_s: float = 10.0
     #: seconds an in-flight request may take to finish after SIGTERM
     shutdown_timeout_s: float = 20.0
-    #: idle seconds before a client connection is closed (slow clients)
+    #: idle seconds before a client connection is closed
     channel_timeout_s: int = 30
+    #: seconds a request's headers may take from its first byte (the body then gets 1 s per 500 bytes);
+    #: a later request is answered 408, a connection that sends nothing is closed
+    request_timeout_s: float = 10.0
+    #: connections served at once; more wait in the listen queue
+    connection_limit: int = 1000
     log_format: str = "json"
     bcrypt_rounds: int = 12
     #: failed verifications allowed per token id per window before 429
@@ -141,6 +153,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "statement_timeout_s": _non_negative_float,
     "shutdown_timeout_s": _non_negative_float,
     "channel_timeout_s": _positive_int,
+    "request_timeout_s": _positive_float,
+    "connection_limit": _positive_int,
     "log_format": _log_format,
     "bcrypt_rounds": _bcrypt_rounds,
     "auth_failures_per_token": _positive_int,

@@ -167,3 +167,19 @@ def new_project_offline(process: CollectorProcess) -> ProjectAccess:
         for scope in ("ingest", "read")
     }
     return ProjectAccess(process.url, f"{org}/app", tokens["ingest"], tokens["read"])
+
+
+def read_until_closed(sock: socket.socket, within_s: float) -> bytes:
+    """What the server sends on ``sock`` until it closes the connection or ``within_s`` passes."""
+    deadline = time.monotonic() + within_s
+    data = b""
+    try:
+        while time.monotonic() < deadline:
+            sock.settimeout(max(0.01, deadline - time.monotonic()))
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except (socket.timeout, ConnectionResetError):
+        pass
+    return data

@@ -8,6 +8,7 @@ small runs all the while is served throughout.
 from __future__ import annotations
 
 import gzip
+import json
 import socket
 import struct
 import threading
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 import pytest
 import requests
 
-from collector_harness import CollectorProcess, ProjectAccess, new_project
+from collector_harness import CollectorProcess, ProjectAccess, new_project, read_until_closed
 from reliability_support import peak_rss_mib, raw_exchange, rss_mib, run_payload, status_of
 
 MIB = 1 << 20
@@ -29,6 +30,8 @@ MEMORY_BOUND = 8
 #: a hostile body must be answered within this many seconds
 ANSWER_WITHIN_S = 10.0
 CHANNEL_TIMEOUT_S = 2
+#: a request's headers are due this many seconds after its first byte (TESTRUN_REQUEST_TIMEOUT_S)
+REQUEST_TIMEOUT_S = 3
 
 
 def gzip_of_zeros(size: int) -> bytes:
@@ -140,7 +143,9 @@ def hostile_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[C
     db = tmp_path_factory.mktemp("hostile") / "hostile.sqlite3"
     assert admin(db, "migrate").returncode == 0
     process = CollectorProcess(
-        db=db, env={"TESTRUN_TOKEN_RATE_PER_S": "0", "TESTRUN_CHANNEL_TIMEOUT_S": str(CHANNEL_TIMEOUT_S)}
+        db=db,
+        env={"TESTRUN_TOKEN_RATE_PER_S": "0", "TESTRUN_CHANNEL_TIMEOUT_S": str(CHANNEL_TIMEOUT_S),
+             "TESTRUN_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S)},
     )
     process.admin_token = admin_json(db, "token", "create", "--admin")["token"]
     process.start()
@@ -200,6 +205,15 @@ def test_every_hostile_body_gets_its_answer_quickly_in_bounded_memory_while_othe
 BODY = b'{"run_id":"wire","status":"passed"}'
 
 
+def json_error_of(response: bytes) -> dict[str, str]:
+    """The collector's JSON error body of a raw HTTP response, after checking it says it is JSON."""
+    head, _, body = response.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), response[:300]
+    error = json.loads(body)
+    assert set(error) >= {"error", "message", "request_id"}, error
+    return error
+
+
 def wire_request(token: str, headers: bytes, body: bytes = BODY) -> bytes:
     return (
         b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n"
@@ -233,37 +247,44 @@ def test_a_wrong_or_duplicate_content_length_is_a_4xx_at_once(
     answer = raw_exchange(port, wire_request(project.ingest_token, headers))
     assert status_of(answer) == expected, answer[:300]
     assert time.monotonic() - started < 2.0
+    error = json_error_of(answer)
+    assert error["error"] in ("bad_request", "invalid_json", "payload_too_large"), error
 
 
-def test_a_body_shorter_than_its_content_length_is_never_stored_and_the_connection_is_dropped(
+def test_a_body_shorter_than_its_content_length_is_never_stored_and_a_waiting_client_gets_a_408(
     hostile_target: tuple[CollectorProcess, ProjectAccess],
 ) -> None:
-    """The server cannot know the rest will never come: it answers nothing, and closes the connection
-    when the client gives up (half-close) or after TESTRUN_CHANNEL_TIMEOUT_S of silence."""
+    """The server cannot know the rest will never come: a client that gives up (half-close) is dropped,
+    one that waits is answered 408 after TESTRUN_CHANNEL_TIMEOUT_S of silence."""
     process, project = hostile_target
     port = int(process.url.rsplit(":", 1)[1])
     body = b'{"run_id":"short-body","status":"passed"}'
     headers = b"Content-Length: %d\r\n" % (len(body) + 100)
     assert raw_exchange(port, wire_request(project.ingest_token, headers, body), half_close=True) == b""
     started = time.monotonic()
-    assert raw_exchange(port, wire_request(project.ingest_token, headers, body), read_timeout=30) == b""
+    answer = raw_exchange(port, wire_request(project.ingest_token, headers, body), read_timeout=30)
+    assert status_of(answer) == 408, answer[:300]
+    assert json_error_of(answer)["error"] == "request_timeout"
     assert time.monotonic() - started < CHANNEL_TIMEOUT_S + 3
     assert project.get("/api/v1/runs/short-body").status_code == 404
 
 
 @pytest.mark.slow
-def test_slow_clients_hold_only_a_socket_are_dropped_after_the_channel_timeout_and_others_are_served(
+def test_slow_clients_hold_only_a_socket_get_a_408_once_overdue_and_others_are_served(
     hostile_target: tuple[CollectorProcess, ProjectAccess], canary: Canary
 ) -> None:
-    """60 slowloris connections (headers begun, never finished) and 20 that send a body slower than the
-    channel timeout allows: the canary is served all along, memory does not move, and every one of
-    them is closed once it has been silent for TESTRUN_CHANNEL_TIMEOUT_S."""
+    """60 slowloris connections (headers begun, never finished), 20 that send a body far slower than
+    the minimum rate, and 20 that trickle a header byte every half second, so they are never silent:
+    the canary is served all along, memory does not move, and every one of them is answered 408 and
+    closed once its request is overdue (headers due TESTRUN_REQUEST_TIMEOUT_S after the first byte)."""
     process, project = hostile_target
     assert process.process is not None
     port = int(process.url.rsplit(":", 1)[1])
     rss_before = rss_mib(process.process.pid)
     slow: list[socket.socket] = []
+    tricklers: list[socket.socket] = []
     try:
+        started = time.monotonic()
         for i in range(60):
             sock = socket.create_connection(("127.0.0.1", port), timeout=30)
             sock.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow-%d: " % i)
@@ -272,20 +293,33 @@ def test_slow_clients_hold_only_a_socket_are_dropped_after_the_channel_timeout_a
             sock = socket.create_connection(("127.0.0.1", port), timeout=30)
             sock.sendall(wire_request(project.ingest_token, b"Content-Length: 1000000\r\n", b'{"run_id":"slow-%d",' % i))
             slow.append(sock)
-        started = time.monotonic()
+        for i in range(20):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+            sock.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Trickle-%d: " % i)
+            tricklers.append(sock)
         served = requests.get(f"{project.url}/healthz", timeout=10)
         assert served.status_code == 200 and time.monotonic() - started < 2.0
-        closed_after = []
-        for sock in slow:
-            sock.settimeout(CHANNEL_TIMEOUT_S + 5 - (time.monotonic() - started))
-            try:
-                assert sock.recv(1024) == b""
-            except ConnectionResetError:
-                pass
-            closed_after.append(time.monotonic() - started)
-        assert max(closed_after) < CHANNEL_TIMEOUT_S + 3
+        stop_trickling = threading.Event()
+
+        def trickle() -> None:
+            while not stop_trickling.wait(0.5):
+                for sock in tricklers:
+                    try:
+                        sock.sendall(b"x")
+                    except OSError:
+                        pass
+
+        trickler = threading.Thread(target=trickle, daemon=True)
+        trickler.start()
+        deadline = started + max(CHANNEL_TIMEOUT_S, REQUEST_TIMEOUT_S) + 5
+        answers = [(read_until_closed(sock, deadline - time.monotonic()), time.monotonic() - started) for sock in slow + tricklers]
+        stop_trickling.set()
+        trickler.join(5)
+        assert [status_of(answer) for answer, _ in answers] == [408] * len(answers)
+        assert {json_error_of(answer)["error"] for answer, _ in answers} == {"request_timeout"}
+        assert max(after for _, after in answers) < REQUEST_TIMEOUT_S + 3
     finally:
-        for sock in slow:
+        for sock in slow + tricklers:
             sock.close()
     assert rss_mib(process.process.pid) - rss_before < 50
 
