@@ -3,8 +3,9 @@
 Compared in one run, interleaved, on the same waitress settings:
 
 - ``testrun``: the real collector (token auth, body checks, validation,
-  digest, one SQLite transaction with ``synchronous=FULL`` per run, the access
-  log line and metrics); the per-token rate limit is off
+  digest, the run stored with ``synchronous=FULL`` in a group commit (the
+  runs that arrive together share one transaction, a savepoint each), the
+  access log line and metrics); the per-token rate limit is off
   (TESTRUN_TOKEN_RATE_PER_S=0), the token was verified once before timing;
 - ``bare``: a Bottle route that only ``json.loads`` the same body;
 - ``bcrypt``: the original design, ``bcrypt.checkpw`` (cost 12) on every

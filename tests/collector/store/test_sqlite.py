@@ -6,17 +6,18 @@ import os
 import re
 import sqlite3
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from collector.errors import ConfigError, NotFound, SchemaMismatch, Unavailable
+from collector.errors import ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from collector.model import Project, RunPayload
 from collector.store import open_store
 from collector.store.migrations import load_migrations
-from collector.store.sqlite import SQLiteStore
+from collector.store.sqlite import SQLiteStore, _Connection
 
 RECEIVED_AT = "2026-01-12T10:05:00.000000Z"
 
@@ -177,3 +178,152 @@ def test_closing_closes_the_connections_of_every_thread(store: SQLiteStore, db_p
     assert not os.path.exists(db_path + "-wal")  # SQLite removes the WAL when its last connection closes
     with pytest.raises(Unavailable, match="closed"):
         store.ping()
+
+
+# --- group commit -----------------------------------------------------------
+def queued_together(store: SQLiteStore, calls: list[Callable[[], Any]]) -> list[Any]:
+    """Run ``calls`` (insert_run calls) in threads that all queue for one group commit, in order.
+
+    The write lock is held until every call waits in the queue, so the first
+    call's thread leads one group holding them all. Returns each call's
+    outcome, or the exception it raised.
+    """
+    answers: list[Any] = [None] * len(calls)
+
+    def call(index: int) -> None:
+        try:
+            answers[index] = calls[index]()
+        except Exception as exc:
+            answers[index] = exc
+
+    threads = [threading.Thread(target=call, args=(index,)) for index in range(len(calls))]
+    with store._write_lock:
+        for index, thread in enumerate(threads):
+            thread.start()
+            deadline = time.monotonic() + 10
+            while len(store._pending) < index + 1:  # queued in this order
+                assert time.monotonic() < deadline, "the call never queued"
+                time.sleep(0.001)
+    for thread in threads:
+        thread.join(10)
+    return answers
+
+
+@pytest.fixture
+def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement the store's connections execute, in order."""
+    seen: list[str] = []
+    execute = sqlite3.Connection.execute
+
+    def recording(conn: sqlite3.Connection, sql: str, *args: Any) -> sqlite3.Cursor:
+        seen.append(sql.strip())
+        return execute(conn, sql, *args)
+
+    monkeypatch.setattr(_Connection, "execute", recording)
+    return seen
+
+
+def test_runs_that_arrive_together_share_one_commit_and_keep_their_own_outcomes(
+    store: SQLiteStore,
+    project: Project,
+    make_run: Callable[..., RunPayload],
+    make_test: Callable[..., Any],
+    statements: list[str],
+) -> None:
+    runs = [
+        make_run("first"),
+        make_run("first"),  # the same run again: a duplicate of the one just before it in the group
+        make_run("first", digest="c" * 64),  # the same run_id, other content: a conflict
+        make_run("repeated", tests=[make_test(0), make_test(0)]),  # fails alone, as it would alone
+        make_run("second"),
+        make_run("repeated", tests=[make_test(0)]),  # stored: the failed one before it left nothing behind
+    ]
+    answers = queued_together(store, [lambda run=run: store.insert_run(project, run, RECEIVED_AT) for run in runs])
+
+    assert [getattr(answer, "outcome", None) for answer in answers] == [
+        "created", "duplicate", "conflict", None, "created", "created"
+    ]
+    assert isinstance(answers[3], Invalid)
+    assert answers[3].errors == [{"field": "tests[1].id", "message": "duplicates tests[0].id"}]
+    assert statements.count("COMMIT") == 1
+    assert store.get_run(project, "first").digest == "a" * 64
+    assert store.get_run(project, "repeated").counts.total == 1
+    assert store.get_run(project, "second").counts.total == 3
+
+
+def test_a_failing_commit_fails_every_run_of_its_group_with_the_same_error(
+    store: SQLiteStore, project: Project, make_run: Callable[..., RunPayload], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execute = sqlite3.Connection.execute
+
+    def full_disk(conn: sqlite3.Connection, sql: str, *args: Any) -> sqlite3.Cursor:
+        if sql == "COMMIT":
+            raise sqlite3.OperationalError("database or disk is full")
+        return execute(conn, sql, *args)
+
+    monkeypatch.setattr(_Connection, "execute", full_disk)
+    answers = queued_together(
+        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
+    )
+    monkeypatch.undo()
+
+    assert [type(answer) for answer in answers] == [sqlite3.OperationalError] * 3
+    assert {str(answer) for answer in answers} == {"database or disk is full"}
+    assert store.list_runs(project, limit=10).runs == []
+    assert store.insert_run(project, make_run("run-0"), RECEIVED_AT).outcome == "created"  # no leader left behind
+
+
+def test_a_group_that_cannot_begin_is_busy_for_every_run(
+    new_store: Callable[..., SQLiteStore],
+    store: SQLiteStore,
+    project: Project,
+    make_run: Callable[..., RunPayload],
+    raw: sqlite3.Connection,
+) -> None:
+    impatient = new_store(busy_timeout_s=0.2)
+    raw.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
+    answers = queued_together(
+        impatient, [lambda i=i: impatient.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
+    )
+    raw.execute("ROLLBACK")
+
+    assert [type(answer) for answer in answers] == [Unavailable] * 3
+    assert {answer.message for answer in answers} == {"database is busy, retry"}
+    assert impatient.insert_run(project, make_run("run-0"), RECEIVED_AT).outcome == "created"
+
+
+def test_a_closed_store_answers_every_waiting_run_unavailable(
+    store: SQLiteStore, project: Project, make_run: Callable[..., RunPayload]
+) -> None:
+    store.close()
+    answers = queued_together(
+        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
+    )
+
+    assert [type(answer) for answer in answers] == [Unavailable] * 3
+    assert all("closed" in answer.message for answer in answers)
+
+
+def test_a_run_whose_error_ends_the_transaction_fails_its_whole_group(
+    store: SQLiteStore, project: Project, make_run: Callable[..., RunPayload], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    execute = sqlite3.Connection.execute
+    inserts = 0
+
+    def io_error_on_the_second_run(conn: sqlite3.Connection, sql: str, *args: Any) -> sqlite3.Cursor:
+        nonlocal inserts
+        if sql.lstrip().startswith("INSERT INTO runs"):
+            inserts += 1
+            if inserts == 2:  # as SQLITE_IOERR or SQLITE_FULL do, SQLite rolls the transaction back
+                execute(conn, "ROLLBACK")
+                raise sqlite3.OperationalError("disk I/O error")
+        return execute(conn, sql, *args)
+
+    monkeypatch.setattr(_Connection, "execute", io_error_on_the_second_run)
+    answers = queued_together(
+        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
+    )
+    monkeypatch.undo()
+
+    assert [str(answer) for answer in answers] == ["disk I/O error"] * 3  # run-0 was inserted, then lost
+    assert store.list_runs(project, limit=10).runs == []
