@@ -209,6 +209,15 @@ def queued_together(store: SQLiteStore, calls: list[Callable[[], Any]]) -> list[
     return answers
 
 
+def three_runs_queued_together(
+    store: SQLiteStore, project: Project, make_run: Callable[..., RunPayload]
+) -> list[Any]:
+    """run-0, run-1 and run-2 inserted in one group commit: each one's outcome or exception."""
+    return queued_together(
+        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
+    )
+
+
 @pytest.fixture
 def statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every statement the store's connections execute, in order."""
@@ -262,9 +271,7 @@ def test_a_failing_commit_fails_every_run_of_its_group_with_the_same_error(
         return execute(conn, sql, *args)
 
     monkeypatch.setattr(_Connection, "execute", full_disk)
-    answers = queued_together(
-        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
-    )
+    answers = three_runs_queued_together(store, project, make_run)
     monkeypatch.undo()
 
     assert [type(answer) for answer in answers] == [sqlite3.OperationalError] * 3
@@ -282,9 +289,7 @@ def test_a_group_that_cannot_begin_is_busy_for_every_run(
 ) -> None:
     impatient = new_store(busy_timeout_s=0.2)
     raw.execute("BEGIN IMMEDIATE")  # another process holds SQLite's write lock
-    answers = queued_together(
-        impatient, [lambda i=i: impatient.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
-    )
+    answers = three_runs_queued_together(impatient, project, make_run)
     raw.execute("ROLLBACK")
 
     assert [type(answer) for answer in answers] == [Unavailable] * 3
@@ -296,9 +301,7 @@ def test_a_closed_store_answers_every_waiting_run_unavailable(
     store: SQLiteStore, project: Project, make_run: Callable[..., RunPayload]
 ) -> None:
     store.close()
-    answers = queued_together(
-        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
-    )
+    answers = three_runs_queued_together(store, project, make_run)
 
     assert [type(answer) for answer in answers] == [Unavailable] * 3
     assert all("closed" in answer.message for answer in answers)
@@ -320,9 +323,7 @@ def test_a_run_whose_error_ends_the_transaction_fails_its_whole_group(
         return execute(conn, sql, *args)
 
     monkeypatch.setattr(_Connection, "execute", io_error_on_the_second_run)
-    answers = queued_together(
-        store, [lambda i=i: store.insert_run(project, make_run(f"run-{i}"), RECEIVED_AT) for i in range(3)]
-    )
+    answers = three_runs_queued_together(store, project, make_run)
     monkeypatch.undo()
 
     assert [str(answer) for answer in answers] == ["disk I/O error"] * 3  # run-0 was inserted, then lost
