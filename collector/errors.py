@@ -99,6 +99,25 @@ class PayloadTooLarge(CollectorError):
     code = "payload_too_large"
 
 
+class RequestTimeout(CollectorError):
+    """The request did not arrive in full in time (answered by the server, see wire.py)."""
+
+    status = 408
+    code = "request_timeout"
+
+
+class HeadersTooLarge(CollectorError):
+    status = 431
+    code = "headers_too_large"
+
+
+class NotImplementedByServer(CollectorError):
+    """A request the server cannot take at all, e.g. a Transfer-Encoding it does not know."""
+
+    status = 501
+    code = "not_implemented"
+
+
 class UnsupportedMediaType(CollectorError):
     status = 415
     code = "unsupported_media_type"

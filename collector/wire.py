@@ -35,28 +35,35 @@ from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
 
-from .errors import ConfigError
+from .errors import (
+    BadRequest,
+    CollectorError,
+    ConfigError,
+    HeadersTooLarge,
+    NotImplementedByServer,
+    PayloadTooLarge,
+    RequestTimeout,
+)
 
 #: after the header deadline, a body must keep arriving at this rate (Apache mod_reqtimeout's default)
 MIN_BODY_BYTES_PER_S = 500
 #: descriptors the process needs besides its connections: listening socket, database files, logs
 SPARE_FILES = 64
 
-#: the machine-readable code of each status waitress answers on its own
-_CODES = {
-    400: "bad_request",
-    408: "request_timeout",
-    413: "payload_too_large",
-    431: "headers_too_large",
-    500: "internal_error",
-    501: "not_implemented",
+#: the collector's error for each status waitress answers on its own
+_ERRORS: dict[int, type[CollectorError]] = {
+    400: BadRequest,
+    408: RequestTimeout,
+    413: PayloadTooLarge,
+    431: HeadersTooLarge,
+    501: NotImplementedByServer,
 }
 
 #: called once per request waitress answers itself: (request id, method, path, status, seconds, code)
 Reporter = Callable[[str, str, str, int, float, str], None]
 
 
-class RequestTimeout(Error):
+class LateRequest(Error):
     code = 408
     reason = "Request Timeout"
 
@@ -67,34 +74,31 @@ class JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         error = self.request.error
         server: WireServer = self.channel.server
-        code = _CODES.get(error.code, "bad_request")
-        message = server.message_of(error)
+        answer = _ERRORS.get(error.code, CollectorError)(server.message_of(error))
         request_id = uuid.uuid4().hex
-        body = json.dumps({"error": code, "message": message, "request_id": request_id}).encode()
+        body = json.dumps({**answer.body(), "request_id": request_id}).encode()
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("X-Request-Id", request_id)])
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
-        began = getattr(self.channel, "request_began", 0.0) or self.start_time
+        began = self.channel.request_began or self.start_time
         # a request cut short before its request line was read has neither a method nor a path
         method, path = getattr(self.request, "command", None) or "", getattr(self.request, "path", None) or ""
-        server.report(request_id, method, path, error.code, max(0.0, time.time() - began), code)
+        server.report(request_id, method, path, error.code, max(0.0, time.time() - began), answer.code)
 
 
 class DeadlineChannel(HTTPChannel):
     """A connection that knows when its current request began and how many bytes it has brought."""
 
     error_task_class = JsonErrorTask
-    heard_from = False
+    #: when the current (or last) request's first byte came; 0.0 until the client sends anything
     request_began = 0.0
     request_bytes = 0
 
     def received(self, data: bytes) -> bool:
-        if data:
-            self.heard_from = True
-            if self.request is None:
-                self._begin_request()
+        if data and self.request is None:
+            self._begin_request()
         before = self.request
         accepted = bool(super().received(data))
         if self.request is not None:
@@ -110,7 +114,7 @@ class DeadlineChannel(HTTPChannel):
     def overdue(self, now: float, timeout_s: float) -> bool:
         """Whether the request in progress is late: headers due ``timeout_s`` after its first byte, the body
         at MIN_BODY_BYTES_PER_S after that; a connection that never sent a byte is late after ``timeout_s``."""
-        if not self.heard_from:
+        if not self.request_began:
             return now > self.creation_time + timeout_s
         if self.request is None:
             return False
@@ -122,7 +126,7 @@ class DeadlineChannel(HTTPChannel):
     def time_out_request(self, timeout_s: float) -> None:
         """Answer the request in progress with a 408, as waitress answers a request it found malformed."""
         request = self.request
-        request.error = RequestTimeout(
+        request.error = LateRequest(
             f"the request did not arrive in time: headers are due within {timeout_s:g} s of the first byte "
             f"and the body at {MIN_BODY_BYTES_PER_S} bytes/s or faster after that"
         )
@@ -183,12 +187,15 @@ def ensure_open_files(needed: int) -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY or soft >= needed:
         return
-    try:
-        if hard != resource.RLIM_INFINITY and hard < needed:
-            raise ValueError(f"the hard limit is {hard} (ulimit -Hn)")
-        resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
-    except (ValueError, OSError) as exc:
-        raise ConfigError(
-            f"connection_limit needs {needed} open files but this process may not open that many ({exc}): "
-            "lower TESTRUN_CONNECTION_LIMIT or raise the limit"
-        ) from None
+    if hard != resource.RLIM_INFINITY and hard < needed:
+        reason = f"the hard limit is {hard} (ulimit -Hn)"
+    else:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (needed, hard))
+            return
+        except (ValueError, OSError) as exc:
+            reason = str(exc)
+    raise ConfigError(
+        f"connection_limit needs {needed} open files but this process may not open that many ({reason}): "
+        "lower TESTRUN_CONNECTION_LIMIT or raise the limit"
+    )

@@ -7,6 +7,7 @@ import json
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -167,6 +168,13 @@ def new_project_offline(process: CollectorProcess) -> ProjectAccess:
         for scope in ("ingest", "read")
     }
     return ProjectAccess(process.url, f"{org}/app", tokens["ingest"], tokens["read"])
+
+
+def status_and_json(answer: bytes) -> tuple[int, dict[str, Any]]:
+    """The status and JSON body of a raw HTTP response, after checking it says it is JSON."""
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), answer[:300]
+    return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
 def read_until_closed(sock: socket.socket, within_s: float) -> bytes:

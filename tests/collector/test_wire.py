@@ -12,19 +12,21 @@ from typing import Any
 
 import requests
 
-from collector_harness import CollectorProcess, a_run, admin, new_project, read_until_closed, wait_until
+from collector_harness import (
+    CollectorProcess,
+    a_run,
+    admin,
+    new_project,
+    read_until_closed,
+    status_and_json,
+    wait_until,
+)
 
 REQUEST_TIMEOUT_S = 2
 
 
 def port_of(process: CollectorProcess) -> int:
     return int(process.url.rsplit(":", 1)[1])
-
-
-def status_and_json(answer: bytes) -> tuple[int, dict[str, Any]]:
-    head, _, body = answer.partition(b"\r\n\r\n")
-    assert b"content-type: application/json" in head.lower(), answer[:300]
-    return int(head.split(b" ", 2)[1]), json.loads(body)
 
 
 def metric(process: CollectorProcess, name: str) -> float:
@@ -38,15 +40,12 @@ def test_a_client_trickling_its_headers_gets_a_json_408_once_they_are_overdue(st
     with socket.create_connection(("127.0.0.1", port_of(process)), timeout=10) as sock:
         started = time.monotonic()
         sock.sendall(b"POST /api/v1/runs HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
-        answer = b""
-        while not answer and time.monotonic() - started < REQUEST_TIMEOUT_S + 5:
-            sock.sendall(b"x")  # never silent: the idle timeout alone would never close it
-            sock.settimeout(0.3)
-            try:
-                answer = sock.recv(65536)
-            except socket.timeout:
-                continue
-        answer += read_until_closed(sock, 2)
+        # active until just before the deadline (the idle timeout is 30 s): activity does not move it. Bytes
+        # still arriving when the server closes would make the kernel reset the connection and drop the answer.
+        while time.monotonic() - started < REQUEST_TIMEOUT_S - 0.3:
+            time.sleep(0.3)
+            sock.sendall(b"x")
+        answer = read_until_closed(sock, REQUEST_TIMEOUT_S + 5)
     took = time.monotonic() - started
 
     status, error = status_and_json(answer)
@@ -116,9 +115,8 @@ def test_hundreds_of_idle_connections_starve_no_one_and_are_closed_after_the_req
     idle = [socket.create_connection(("127.0.0.1", port_of(process)), timeout=10) for _ in range(500)]
     try:
         opened = time.monotonic()
-        asked = time.monotonic()
         assert requests.get(process.url + "/healthz", timeout=10).status_code == 200
-        assert time.monotonic() - asked < 2.0
+        assert time.monotonic() - opened < 2.0
         assert all(read_until_closed(sock, REQUEST_TIMEOUT_S + 5) == b"" for sock in idle)
         assert time.monotonic() - opened < REQUEST_TIMEOUT_S + 3
     finally:
