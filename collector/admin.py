@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: the longest age or lifetime in days an argument may give: a century, well inside what a date can hold
+MAX_DAYS = 36_525
+
+
 def _days(text: str) -> float:
     try:
         days = float(text)
@@ -88,6 +92,8 @@ def _days(text: str) -> float:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number of days") from None
     if not days > 0:
         raise argparse.ArgumentTypeError(f"{text!r} must be more than 0 days")
+    if not days <= MAX_DAYS:
+        raise argparse.ArgumentTypeError(f"{text!r} is more than {MAX_DAYS:,} days (100 years)")
     return days
 
 

@@ -15,6 +15,13 @@ from .errors import ConfigError
 DEFAULT_DB = "testrun.sqlite3"
 
 
+#: the largest value a count setting (threads, pool connections) may have: far past any sane value,
+#: low enough that a typo fails at start-up rather than trying to start that many threads
+MAX_COUNT = 10_000
+#: the longest a seconds setting may be; PostgreSQL's statement_timeout tops out at 24.8 days in ms
+MAX_SECONDS = 86_400.0
+
+
 def _positive_int(value: str) -> int:
     number = int(value)
     if number < 1:
@@ -22,24 +29,47 @@ def _positive_int(value: str) -> int:
     return number
 
 
-def _non_negative_int(value: str) -> int:
+def _count(value: str) -> int:
+    number = _positive_int(value)
+    if number > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT:,}")
+    return number
+
+
+def _non_negative_count(value: str) -> int:
     number = int(value)
     if number < 0:
         raise ValueError("must be zero or more")
+    if number > MAX_COUNT:
+        raise ValueError(f"must be at most {MAX_COUNT:,}")
     return number
 
 
 def _non_negative_float(value: str) -> float:
     number = float(value)
-    if number < 0 or number != number:
-        raise ValueError("must be zero or more")
+    if not 0 <= number < float("inf"):
+        raise ValueError("must be a finite number, zero or more")
     return number
 
 
-def _positive_float(value: str) -> float:
+def _seconds(value: str) -> float:
     number = float(value)
-    if not number > 0 or number == float("inf"):
-        raise ValueError("must be a number of seconds above zero")
+    if not 0 <= number <= MAX_SECONDS:
+        raise ValueError(f"must be a number of seconds from 0 to {MAX_SECONDS:g}")
+    return number
+
+
+def _whole_seconds(value: str) -> int:
+    number = _positive_int(value)
+    if number > MAX_SECONDS:
+        raise ValueError(f"must be a whole number of seconds from 1 to {MAX_SECONDS:g}")
+    return number
+
+
+def _positive_seconds(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= MAX_SECONDS:
+        raise ValueError(f"must be a number of seconds above 0 and at most {MAX_SECONDS:g}")
     return number
 
 
@@ -144,21 +174,21 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "db": str,
     "host": str,
     "port": int,
-    "threads": _positive_int,
+    "threads": _count,
     "max_body_bytes": _positive_int,
     "max_tests_per_run": _positive_int,
-    "busy_timeout_s": _non_negative_float,
-    "pool_min_size": _non_negative_int,
-    "pool_max_size": _positive_int,
-    "statement_timeout_s": _non_negative_float,
-    "shutdown_timeout_s": _non_negative_float,
-    "channel_timeout_s": _positive_int,
-    "request_timeout_s": _positive_float,
+    "busy_timeout_s": _seconds,
+    "pool_min_size": _non_negative_count,
+    "pool_max_size": _count,
+    "statement_timeout_s": _seconds,
+    "shutdown_timeout_s": _seconds,
+    "channel_timeout_s": _whole_seconds,
+    "request_timeout_s": _positive_seconds,
     "connection_limit": _positive_int,
     "log_format": _log_format,
     "bcrypt_rounds": _bcrypt_rounds,
     "auth_failures_per_token": _positive_int,
-    "auth_failure_window_s": _non_negative_float,
+    "auth_failure_window_s": _seconds,
     "auth_failures_per_second": _positive_int,
     "token_rate_per_s": _non_negative_float,
     "token_burst": _positive_int,

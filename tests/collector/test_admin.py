@@ -219,3 +219,32 @@ def test_prune_needs_a_positive_age(db: Path, capsys: pytest.CaptureFixture[str]
 
     assert exit_info.value.code == 2
     assert "--older-than" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["prune", "--older-than", "1000000"], {}, "'1000000' is more than 36,525 days (100 years)"),
+        (["prune", "--older-than", "1e10"], {}, "'1e10' is more than 36,525 days (100 years)"),
+        (["prune", "--older-than", "inf"], {}, "'inf' is more than 36,525 days (100 years)"),
+        (["token", "create", "--admin", "--expires-in", "1e9"], {}, "'1e9' is more than 36,525 days"),
+        (["org", "list"], {"TESTRUN_BUSY_TIMEOUT_S": "inf"}, "TESTRUN_BUSY_TIMEOUT_S='inf' must be a number of"),
+        (["org", "list"], {"TESTRUN_STATEMENT_TIMEOUT_S": "1e300"}, "TESTRUN_STATEMENT_TIMEOUT_S='1e300' must be"),
+        (["org", "list"], {"TESTRUN_POOL_MAX_SIZE": "9" * 30}, "TESTRUN_POOL_MAX_SIZE='999"),
+    ],
+)
+def test_absurd_numbers_get_one_line_naming_the_argument_not_a_traceback(
+    db: Path, args: list[str], env: dict[str, str], message: str
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "collector.admin", "--db", str(db), *args],
+        capture_output=True,
+        text=True,
+        env={**ENV, "PATH": "/usr/bin:/bin", **env},
+        timeout=60,
+    )
+
+    assert result.returncode in (1, 2)
+    assert "Traceback" not in result.stderr
+    assert message in result.stderr.strip().splitlines()[-1]
+    assert result.stderr.strip().splitlines()[-1].startswith("testrun-admin")
