@@ -6,7 +6,6 @@ answers (404 for an unknown path, 405) are logged and counted too.
 
 from __future__ import annotations
 
-import json
 import logging
 import re
 import time
@@ -14,11 +13,15 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .logs import json_line, text_line
 from .metrics import Metrics
 
 access_log = logging.getLogger("testrun.access")
 
 _CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+#: methods counted under their own name in the metrics; any other is counted as "other", so a client
+#: inventing methods cannot grow the series without bound
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"})
 CONTEXT_KEY = "testrun.context"
 REQUEST_ID_KEY = "testrun.request_id"
 
@@ -69,7 +72,8 @@ class RequestLogMiddleware:
         route = environ.get("bottle.route")
         rule = route.rule if route is not None else "unmatched"
         method = environ.get("REQUEST_METHOD", "")
-        self.metrics.requests.labels(route=rule, method=method, status=status).inc()
+        counted_method = method if method in KNOWN_METHODS else "other"
+        self.metrics.requests.labels(route=rule, method=counted_method, status=status).inc()
         self.metrics.latency.labels(route=rule).observe(seconds)
         fields = {
             "request_id": environ[REQUEST_ID_KEY],
@@ -83,6 +87,4 @@ class RequestLogMiddleware:
         access_log.info(self._format(fields))
 
     def _format(self, fields: dict[str, Any]) -> str:
-        if self.log_format == "json":
-            return json.dumps(fields, ensure_ascii=False, separators=(",", ":"))
-        return " ".join(f"{key}={value}" for key, value in fields.items())
+        return json_line(fields) if self.log_format == "json" else text_line(fields)
