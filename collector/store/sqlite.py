@@ -19,6 +19,7 @@ clients retry.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 import weakref
@@ -90,6 +91,19 @@ class _Connection(sqlite3.Connection):
     so the connection of a thread that has ended is still freed, and closed,
     with that thread's locals.
     """
+
+
+def _create_private(path: str) -> None:
+    """Create a missing database file readable by its owner only (0600); other users share the machine.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the database file's own mode, so they are
+    private too. An existing file keeps the mode its owner gave it.
+    """
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError:
+        return  # it exists already, or cannot be made: sqlite3.connect then says why
+    os.close(descriptor)
 
 
 def _is_busy(exc: sqlite3.Error) -> bool:
@@ -177,6 +191,7 @@ class SQLiteStore(Store):
         self._pending: list[_PendingRun] = []  # insert_run calls not yet taken by a group commit
         self._pending_changed = threading.Condition(threading.Lock())
         self._leading = False  # a thread is running a group commit
+        _create_private(path)
         self._connection()  # a path that cannot be opened fails here, at start-up
 
     # --- connections and transactions ---------------------------------------

@@ -18,6 +18,7 @@ from collector.model import Project, RunPayload
 from collector.store import open_store
 from collector.store.migrations import load_migrations
 from collector.store.sqlite import SQLiteStore, _Connection
+from collector_harness import CollectorProcess, a_run, admin, new_project
 
 RECEIVED_AT = "2026-01-12T10:05:00.000000Z"
 
@@ -328,3 +329,31 @@ def test_a_run_whose_error_ends_the_transaction_fails_its_whole_group(
 
     assert [str(answer) for answer in answers] == ["disk I/O error"] * 3  # run-0 was inserted, then lost
     assert store.list_runs(project, limit=10).runs == []
+
+
+def test_the_database_and_its_wal_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    db = tmp_path / "private.sqlite3"
+    previous = os.umask(0o022)  # the usual umask, under which files are created world-readable
+    try:
+        assert admin(db, "migrate").returncode == 0
+        collector = CollectorProcess(db=db).start()
+        try:
+            collector.admin_token = admin(db, "token", "create", "--admin").stdout.strip()
+            assert new_project(collector).post_run(a_run()).status_code == 201
+            modes = {path.name: path.stat().st_mode & 0o777 for path in tmp_path.iterdir()}
+        finally:
+            collector.stop()
+    finally:
+        os.umask(previous)
+
+    assert modes == {"private.sqlite3": 0o600, "private.sqlite3-wal": 0o600, "private.sqlite3-shm": 0o600}
+
+
+def test_an_existing_database_keeps_the_mode_its_owner_gave_it(tmp_path: Path) -> None:
+    db = tmp_path / "shared.sqlite3"
+    SQLiteStore(str(db)).close()
+    db.chmod(0o640)
+
+    SQLiteStore(str(db)).close()
+
+    assert db.stat().st_mode & 0o777 == 0o640
