@@ -44,6 +44,13 @@ class Metrics:
             ["reason"],
             registry=self.registry,
         )
+        self.connections_refused = Counter(
+            "testrun_connections_refused",
+            "Connections closed as soon as accepted, by reason: connections_per_client (the address held its share).",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.connections_refused.labels(reason="connections_per_client")
         self.bcrypt_verifications = Counter(
             "testrun_bcrypt_verifications",
             "bcrypt checks run (a token's first use in this process, or a wrong secret).",

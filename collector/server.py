@@ -81,6 +81,8 @@ class Server:
             connection_limit=settings.connection_limit,
             body_limit=settings.max_body_bytes,
             report=app.wsgi_app.record_rejected,
+            connections_per_client=settings.connections_per_client,
+            refused=app.state.metrics.connections_refused.labels(reason="connections_per_client").inc,
             host=settings.host,
             port=settings.port,
             threads=settings.threads,

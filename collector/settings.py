@@ -111,6 +111,9 @@ class Settings:
     request_timeout_s: float = 10.0
     #: connections served at once; more wait in the listen queue
     connection_limit: int = 1000
+    #: connections one client address may hold at once (behind trusted_proxy: request bodies arriving per
+    #: forwarded address); room for a CI fleet behind one NAT, a tenth of connection_limit; 0 turns it off
+    connections_per_client: int = 100
     log_format: str = "json"
     bcrypt_rounds: int = 12
     #: failed verifications allowed per token id per window before 429
@@ -185,6 +188,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "channel_timeout_s": _whole_seconds,
     "request_timeout_s": _positive_seconds,
     "connection_limit": _positive_int,
+    "connections_per_client": _non_negative_count,
     "log_format": _log_format,
     "bcrypt_rounds": _bcrypt_rounds,
     "auth_failures_per_token": _positive_int,

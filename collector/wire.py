@@ -18,12 +18,30 @@ on its own, and this module adds:
   a descriptor numbered 1024 or more, and ``connection_limit`` connections
   (waitress's default is 100: that many idle sockets kept everyone else
   waiting), with the open-files limit raised to fit.
+- **A share of them per client.** One address may hold ``connections_per_client``
+  connections; the next is closed as soon as it is accepted. Otherwise a few
+  hundred slow sockets from one address take every connection and everyone
+  else waits in the listen queue until the request deadline frees them.
+  Closing is all a refusal costs: an answer would be a write to a peer that is
+  likely not reading, and, as the peer keeps sending, the kernel would reset
+  the connection and drop the answer unless we first read what it sent.
+  Behind a trusted proxy every connection comes from the proxy, so the proxy's
+  own address is not capped; instead one forwarded address (the X-Forwarded-For
+  hop waitress believes) may have that many request bodies arriving at once,
+  and a request beyond them is answered 429 once its headers are in. A body
+  is what a client behind a proxy can trickle: a proxy sends headers on only
+  when it has them all. Every count is kept in the I/O thread, one step per
+  connection, and given back when a body is in or its connection closes, for
+  whatever reason.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import math
 import resource
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -31,6 +49,7 @@ from typing import Any
 
 from waitress.adjustments import Adjustments
 from waitress.channel import HTTPChannel
+from waitress.parser import HTTPRequestParser
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import Error
@@ -43,12 +62,17 @@ from .errors import (
     NotImplementedByServer,
     PayloadTooLarge,
     RequestTimeout,
+    TooManyRequests,
 )
+
+log = logging.getLogger("testrun")
 
 #: after the header deadline, a body must keep arriving at this rate (Apache mod_reqtimeout's default)
 MIN_BODY_BYTES_PER_S = 500
 #: descriptors the process needs besides its connections: listening socket, database files, logs
 SPARE_FILES = 64
+#: seconds between two log lines about refusals to one address: a flood must not flood the log too
+REFUSAL_LOG_EVERY_S = 60.0
 
 #: the collector's error for each status waitress answers on its own
 _ERRORS: dict[int, type[CollectorError]] = {
@@ -63,9 +87,42 @@ _ERRORS: dict[int, type[CollectorError]] = {
 Reporter = Callable[[str, str, str, int, float, str], None]
 
 
+class ClientShares:
+    """How many connections (or requests in progress) each client address holds, against one cap.
+
+    Taken in the I/O thread; given back there too, except when a worker's write finds the connection
+    gone and closes it, hence the lock (never contended for long: one dict step).
+    """
+
+    def __init__(self, cap: int) -> None:
+        self.cap = cap
+        self.held: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def full(self, client: str) -> bool:
+        return self.held.get(client, 0) >= self.cap
+
+    def take(self, client: str) -> None:
+        with self.lock:
+            self.held[client] = self.held.get(client, 0) + 1
+
+    def give_back(self, client: str) -> None:
+        with self.lock:
+            left = self.held.get(client, 0) - 1
+            if left > 0:
+                self.held[client] = left
+            else:
+                self.held.pop(client, None)
+
+
 class LateRequest(Error):
     code = 408
     reason = "Request Timeout"
+
+
+class TooManyInProgress(Error):
+    code = 429
+    reason = "Too Many Requests"
 
 
 class JsonErrorTask(ErrorTask):
@@ -74,11 +131,12 @@ class JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         error = self.request.error
         server: WireServer = self.channel.server
-        answer = _ERRORS.get(error.code, CollectorError)(server.message_of(error))
+        answer = server.answer_for(error)
         request_id = uuid.uuid4().hex
         body = json.dumps({**answer.body(), "request_id": request_id}).encode()
         self.status = f"{error.code} {error.reason}"
-        self.response_headers.extend([("Content-Type", "application/json"), ("X-Request-Id", request_id)])
+        self.response_headers.extend([("Content-Type", "application/json"), ("X-Request-Id", request_id),
+                                      *answer.headers.items()])
         self.set_close_on_finish()
         self.content_length = len(body)
         self.write(body)
@@ -89,23 +147,79 @@ class JsonErrorTask(ErrorTask):
 
 
 class DeadlineChannel(HTTPChannel):
-    """A connection that knows when its current request began and how many bytes it has brought."""
+    """A connection that knows when its current request began and how many bytes it has brought, and
+    holds its client's share of connections (or, behind a trusted proxy, of requests in progress)."""
 
     error_task_class = JsonErrorTask
+    server: WireServer
     #: when the current (or last) request's first byte came; 0.0 until the client sends anything
     request_began = 0.0
     request_bytes = 0
+    #: the address whose connection share this channel holds; None if it holds none
+    client: str | None = None
+    #: the forwarded address whose share of requests in progress ``share_request`` holds
+    forwarded_client: str | None = None
+    share_request: HTTPRequestParser | None = None
+    #: a request was refused: what else the client sends is dropped until the connection closes
+    dropping_input = False
+
+    def __init__(self, server: WireServer, sock: Any, addr: Any, adj: Adjustments, map: Any = None) -> None:
+        super().__init__(server, sock, addr, adj, map)
+        self.client = server.capped_address(addr)
+        if self.client is not None:
+            server.connections.take(self.client)
+
+    def del_channel(self, map: Any = None) -> None:
+        super().del_channel(map)
+        if self.client is not None:
+            self.server.connections.give_back(self.client)
+            self.client = None
+        self._give_back_request_share()
 
     def received(self, data: bytes) -> bool:
+        if self.dropping_input:
+            return True
         if data and self.request is None:
             self._begin_request()
         before = self.request
         accepted = bool(super().received(data))
+        if self.request is not self.share_request:
+            self._give_back_request_share()
         if self.request is not None:
             if self.request is not before:  # another request began after one completed in this chunk
                 self._begin_request()
             self.request_bytes += len(data)
+            if self.request.headers_finished and self.share_request is None and self.server.forwarding(self.addr):
+                self._take_request_share()
         return accepted
+
+    def _take_request_share(self) -> None:
+        """Count the request whose body is now arriving against its forwarded address, or refuse it."""
+        request = self.request
+        client = self.server.forwarded_address(request, self.addr)
+        if self.server.forwarded.full(client):
+            self.dropping_input = True
+            self._answer_now(request, TooManyInProgress(self.server.refuse_request(client)))
+            return
+        self.server.forwarded.take(client)
+        self.forwarded_client, self.share_request = client, request
+
+    def _give_back_request_share(self) -> None:
+        if self.forwarded_client is not None:
+            self.server.forwarded.give_back(self.forwarded_client)
+        self.forwarded_client = self.share_request = None
+
+    def _answer_now(self, request: HTTPRequestParser, error: Error) -> None:
+        """End the request in progress here and answer it with ``error``, as waitress answers a bad request."""
+        request.error = error
+        request.completed = True
+        with self.requests_lock:
+            self.request = None
+            self.requests.append(request)
+            first = len(self.requests) == 1
+        self._give_back_request_share()
+        if first:  # otherwise the request before it, when served, starts its task
+            self.server.add_task(self)
 
     def _begin_request(self) -> None:
         self.request_began = time.time()
@@ -125,29 +239,86 @@ class DeadlineChannel(HTTPChannel):
 
     def time_out_request(self, timeout_s: float) -> None:
         """Answer the request in progress with a 408, as waitress answers a request it found malformed."""
-        request = self.request
-        request.error = LateRequest(
+        self._answer_now(self.request, LateRequest(
             f"the request did not arrive in time: headers are due within {timeout_s:g} s of the first byte "
             f"and the body at {MIN_BODY_BYTES_PER_S} bytes/s or faster after that"
-        )
-        request.completed = True
-        with self.requests_lock:
-            self.request = None
-            self.requests.append(request)
-        self.server.add_task(self)
+        ))
 
 
 class WireServer(TcpWSGIServer):
-    """waitress's TCP server with request deadlines and JSON errors (see the module docstring)."""
+    """waitress's TCP server with request deadlines, JSON errors and a share of connections per client
+    (see the module docstring)."""
 
     channel_class = DeadlineChannel
 
     def __init__(self, application: Any, *, request_timeout_s: float, body_limit: int, report: Reporter,
-                 **kw: Any) -> None:
+                 connections_per_client: int = 0, refused: Callable[[], None] = lambda: None, **kw: Any) -> None:
+        """``connections_per_client`` 0 turns the share off; ``refused`` is called per connection refused."""
         self.request_timeout_s = request_timeout_s
         self.body_limit = body_limit
         self.report = report
+        self.connections = ClientShares(connections_per_client)
+        self.forwarded = ClientShares(connections_per_client)
+        self.refused = refused
+        #: when each address's last refusal was logged (pruned by maintenance)
+        self.refusals_logged: dict[tuple[str, str], float] = {}
         super().__init__(application, **kw)
+
+    def accept(self) -> tuple[Any, Any] | None:
+        """waitress's accept, closing at once a connection whose address holds its share already."""
+        accepted = super().accept()
+        if accepted is None:
+            return None
+        client = self.capped_address(accepted[1])
+        if client is None or not self.connections.full(client):
+            return accepted
+        accepted[0].close()
+        self.refused()
+        self._log_refusal("connections", client, "refusing connections from %s: it has %d open, the most one address "
+                          "may have (TESTRUN_CONNECTIONS_PER_CLIENT=%d)")
+        return None
+
+    def capped_address(self, addr: Any) -> str | None:
+        """The address whose connection share a connection from ``addr`` takes; None when uncapped."""
+        if not self.connections.cap or self.forwarding(addr):
+            return None
+        return str(addr[0])
+
+    def forwarding(self, addr: Any) -> bool:
+        """Whether a connection from ``addr`` is the trusted proxy's, whose requests count per forwarded address."""
+        proxy = self.adj.trusted_proxy
+        return bool(self.forwarded.cap and proxy and (proxy == "*" or addr[0] == proxy))
+
+    @staticmethod
+    def forwarded_address(request: HTTPRequestParser, addr: Any) -> str:
+        """The client a trusted proxy forwards ``request`` for: the last X-Forwarded-For hop, as waitress
+        reads it with trusted_proxy_count=1; the proxy itself when there is none."""
+        hop = request.headers.get("X_FORWARDED_FOR", "").rsplit(",", 1)[-1].strip().strip('"')
+        return hop or str(addr[0])
+
+    def refuse_request(self, client: str) -> str:
+        """Log (now and then) a request refused for ``client``'s share; the message its 429 answers."""
+        self._log_refusal("requests", client, "answering 429 to requests forwarded for %s: it has %d in progress, "
+                          "the most one address may have (TESTRUN_CONNECTIONS_PER_CLIENT=%d)")
+        return (
+            f"{client} has {self.forwarded.cap} requests in progress, the most one address may have "
+            "(TESTRUN_CONNECTIONS_PER_CLIENT): retry once one of them is done"
+        )
+
+    def _log_refusal(self, kind: str, client: str, message: str) -> None:
+        now = time.monotonic()
+        last = self.refusals_logged.get((kind, client))
+        if last is not None and now - last < REFUSAL_LOG_EVERY_S:
+            return
+        self.refusals_logged[(kind, client)] = now
+        cap = self.connections.cap
+        log.warning(message + "; further refusals of it are not logged for %g s", client, cap, cap,
+                    REFUSAL_LOG_EVERY_S)
+
+    @property
+    def retry_after_s(self) -> int:
+        """By then a request holding a share has arrived in full or been timed out."""
+        return max(1, math.ceil(self.request_timeout_s))
 
     def maintenance(self, now: float) -> None:
         """Close idle connections (waitress's channel timeout) and time out requests that are overdue."""
@@ -160,6 +331,15 @@ class WireServer(TcpWSGIServer):
                 channel.time_out_request(self.request_timeout_s)
             elif late or channel.last_activity < idle_cutoff:
                 channel.will_close = True
+        if self.refusals_logged:
+            cutoff = time.monotonic() - REFUSAL_LOG_EVERY_S
+            self.refusals_logged = {key: at for key, at in self.refusals_logged.items() if at > cutoff}
+
+    def answer_for(self, error: Error) -> CollectorError:
+        """The collector's error for one waitress (or this module) answers on its own."""
+        if error.code == 429:
+            return TooManyRequests(str(error.body), retry_after=self.retry_after_s)
+        return _ERRORS.get(error.code, CollectorError)(self.message_of(error))
 
     def message_of(self, error: Error) -> str:
         if error.code == 413:
@@ -168,7 +348,8 @@ class WireServer(TcpWSGIServer):
 
 
 def serve_on_the_wire(application: Any, *, request_timeout_s: float, connection_limit: int, body_limit: int,
-                      report: Reporter, **options: Any) -> WireServer:
+                      report: Reporter, connections_per_client: int = 0, refused: Callable[[], None] = lambda: None,
+                      **options: Any) -> WireServer:
     """A listening WireServer for ``application``; ``options`` are waitress's adjustments."""
     adj = Adjustments(connection_limit=connection_limit, asyncore_use_poll=True, **options)
     if len(adj.listen) != 1:
@@ -179,6 +360,7 @@ def serve_on_the_wire(application: Any, *, request_timeout_s: float, connection_
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
     return WireServer(application, request_timeout_s=request_timeout_s, body_limit=body_limit, report=report,
+                      connections_per_client=connections_per_client, refused=refused,
                       map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
 
 

@@ -49,6 +49,17 @@ def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
     assert result.stderr == "testrun-collector: error: --threads='zero' is not a valid value\n"
 
 
+def test_a_bad_connections_per_client_is_one_line_naming_it(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "collector.cli", "serve", "--port", "0", "--db", str(tmp_path / "x")]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60,
+                            env={"TESTRUN_CONNECTIONS_PER_CLIENT": "-1", "PATH": "/usr/bin:/bin"})
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        "testrun-collector: error: environment variable TESTRUN_CONNECTIONS_PER_CLIENT='-1' must be zero or more\n"
+    )
+
+
 def test_an_unknown_route_is_a_json_404_with_a_request_id(collector: Any) -> None:
     response = requests.get(collector.url + "/nope", timeout=10)
 

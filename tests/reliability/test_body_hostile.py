@@ -145,7 +145,10 @@ def hostile_target(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[C
     process = CollectorProcess(
         db=db,
         env={"TESTRUN_TOKEN_RATE_PER_S": "0", "TESTRUN_CHANNEL_TIMEOUT_S": str(CHANNEL_TIMEOUT_S),
-             "TESTRUN_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S)},
+             "TESTRUN_REQUEST_TIMEOUT_S": str(REQUEST_TIMEOUT_S),
+             # the hostile sockets and the canary all come from 127.0.0.1: this suite is about deadlines and
+             # memory, the share of connections per address is test_connection_flood's
+             "TESTRUN_CONNECTIONS_PER_CLIENT": "1000"},
     )
     process.admin_token = admin_json(db, "token", "create", "--admin")["token"]
     process.start()
