@@ -38,7 +38,9 @@ class AppState:
     draining: threading.Event = field(default_factory=threading.Event)
 
     def authenticate(self, scope: str) -> Principal:
-        return self.auth.authenticate(bottle.request.get_header("Authorization"), scope=scope)
+        return self.auth.authenticate(
+            bottle.request.get_header("Authorization"), scope=scope, client=bottle.request.remote_addr or ""
+        )
 
 
 class CollectorApp(bottle.Bottle):

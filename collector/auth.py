@@ -4,9 +4,21 @@ Per request, in this order:
 
 1. the header must be ``Bearer <token>`` and the token's checksum must hold;
    nothing else touches the database;
-2. a token this process has not verified yet must pass two throttles that
-   guard bcrypt: failures per token id per window, and failed bcrypt checks per
-   second process-wide. Beyond either, 429 without running bcrypt;
+2. a token this process has not verified yet must pass three bounds that
+   guard bcrypt, each answered 429 with Retry-After at once, without running
+   bcrypt and without queueing:
+
+   - failures per (token id, client address) per window;
+   - failed bcrypt checks per second, process-wide;
+   - bcrypt checks in flight, process-wide (``bcrypt_concurrency``, about
+     half the cores by default). The checksum is public, so well-formed tokens
+     with random ids cost an attacker nothing, and each costs the collector a
+     bcrypt check; a rate alone let 16 connections keep every server thread in
+     bcrypt, and a verified token's request waited behind them for seconds.
+     Bounded by concurrency, at most that many threads and cores are ever in
+     bcrypt, and the rest of the threads serve verified tokens, whose path
+     takes no lock that a bcrypt check holds (bcrypt runs outside ``_lock``
+     and releases the GIL);
 3. one ``store.get_token`` by id, on every request, so revocation and expiry
    take effect on the next request on every node;
 4. bcrypt, only for a token this process has not verified (a bounded cache
@@ -17,6 +29,30 @@ Per request, in this order:
 
 Every authentication failure is the same Unauthorized, so no answer tells which
 check failed; the metrics' ``reason`` label tells the operator.
+
+Why failures are counted per (token id, client address). A token's id is
+public (``testrun-admin token list`` prints it, and it is part of the token),
+so a throttle per id alone let anyone lock a token out: five bad secrets with
+its id, and the real token got 429 on every process that had not verified it
+yet, after every restart. Counted per id and address, wrong secrets from one
+address throttle that address only; the CI job's own address keeps its
+allowance. The client address is the WSGI ``REMOTE_ADDR``, which waitress sets
+from X-Forwarded-For when ``trusted_proxy`` is configured (behind a proxy
+without it, every client has the proxy's address and the throttle is per id
+again: configure the proxy). The table is bounded (``FAILURE_TABLE_SIZE``,
+least recently failed forgotten first), so an attacker spread over many
+addresses cannot grow memory, and forgetting only ever gives an address its
+allowance back.
+
+An attacker spread over many addresses is then held by the process-wide
+bounds only, and those keep no per-token state: they refuse a correct secret
+only while the checks in flight or the failed checks of the current second
+are at their limit, with Retry-After: 1, never for a window, and never for
+good. The client retries 429 (with backoff), one of its retries gets a
+check, and from then on the token is verified in this process and no bound
+on bcrypt applies to it. The global bounds protect the CPU; only the per
+(id, address) throttle holds a refusal for a whole window, and only for the
+address that sent the wrong secrets.
 """
 
 from __future__ import annotations
@@ -41,8 +77,13 @@ if TYPE_CHECKING:
 
 #: verified tokens remembered per process (and tokens with rate-limit state)
 VERIFIED_CACHE_SIZE = 10_000
-#: token ids whose recent failures are remembered
+#: (token id, client address) pairs whose recent failures are remembered
 FAILURE_TABLE_SIZE = 100_000
+#: the ``reason`` label values of ``testrun_auth_failures_total``
+FAILURE_REASONS = (
+    "missing", "malformed", "unknown", "bad_secret", "revoked", "expired", "forbidden",
+    "throttled", "throttled_global", "bcrypt_busy", "rate_limited",
+)
 #: seconds between two last-used writes for one token in one process
 TOUCH_INTERVAL_S = 60.0
 _GLOBAL_WINDOW_S = 1.0
@@ -95,11 +136,12 @@ class Authenticator:
     """Authenticates requests; one per app, shared by the server's threads.
 
     A correct token that this process has not verified yet is refused with 429
-    while its id is throttled (someone sent wrong secrets for it) or while the
-    process-wide failure budget is spent: telling it apart from a wrong secret
-    would take the bcrypt check the throttle exists to avoid. A token already
-    verified by this process is never throttled that way. The client retries
-    429 after Retry-After.
+    while its (id, client address) pair is throttled (wrong secrets for it came
+    from that address), while the process-wide failure budget is spent, or
+    while the bcrypt checks in flight are at their bound: telling it apart
+    from a wrong secret would take the bcrypt check the bounds exist to avoid.
+    A token already verified by this process is never throttled that way. The
+    client retries 429 after Retry-After.
     """
 
     def __init__(
@@ -119,14 +161,18 @@ class Authenticator:
         self._lock = threading.Lock()
         self._verified: OrderedDict[bytes, bytes] = OrderedDict()
         self._token_state: OrderedDict[str, _TokenState] = OrderedDict()
-        self._failures: OrderedDict[str, _Window] = OrderedDict()
+        self._failures: OrderedDict[tuple[str, str], _Window] = OrderedDict()
         self._global_failures = _Window(clock())
         self._bcrypt_in_flight = 0
         self._dummy_lock = threading.Lock()
         self._dummy: bytes | None = None
 
-    def authenticate(self, authorization: str | None, *, scope: str) -> Principal:
-        """Return who is calling, or raise Unauthorized (401), Forbidden (403) or TooManyRequests (429)."""
+    def authenticate(self, authorization: str | None, *, scope: str, client: str = "") -> Principal:
+        """Return who is calling, or raise Unauthorized (401), Forbidden (403) or TooManyRequests (429).
+
+        ``client`` is the caller's address (WSGI ``REMOTE_ADDR``); failed secrets are counted per token
+        id and client, so nobody elsewhere can throttle a token's own clients.
+        """
         if scope not in SCOPES:
             raise ValueError(f"unknown scope {scope!r}")
         token = self._bearer_token(authorization)
@@ -137,7 +183,7 @@ class Authenticator:
         key = hashlib.sha256(token.encode("ascii")).digest()
         verified_hash = self._cached(key)
         if verified_hash is None:
-            record = self._verify(key, token_id, secret)
+            record = self._verify(key, (token_id, client), secret)
         else:
             record = self._recheck(key, token_id, verified_hash)
         principal = Principal(token_id=token_id, project=record.project, scopes=tuple(record.scopes))
@@ -157,9 +203,10 @@ class Authenticator:
             self._fail("malformed")
         return parts[1]
 
-    def _verify(self, key: bytes, token_id: str, secret: str) -> TokenRecord:
+    def _verify(self, key: bytes, pair: tuple[str, str], secret: str) -> TokenRecord:
         """First use of this exact token in this process: throttles, lookup, bcrypt."""
-        self._reserve_bcrypt(token_id)
+        token_id = pair[0]
+        self._reserve_bcrypt(pair)
         failure: str | None = None
         try:
             record = self._store.get_token(token_id)
@@ -171,7 +218,7 @@ class Authenticator:
             else:
                 failure = self._lifecycle_failure(record)
         finally:
-            self._release_bcrypt(token_id, failed=failure is not None)
+            self._release_bcrypt(pair, failed=failure is not None)
         if failure is not None:
             self._fail(failure)
         assert record is not None
@@ -220,22 +267,25 @@ class Authenticator:
             self._metrics.auth_failures.labels(reason=reason).inc()
 
     # --- throttling failures ------------------------------------------------
-    def _reserve_bcrypt(self, token_id: str) -> None:
-        """Allow one bcrypt check now, or raise 429 without running it."""
+    def _reserve_bcrypt(self, pair: tuple[str, str]) -> None:
+        """Allow one bcrypt check now, or raise 429 at once without running it (nothing waits here)."""
         now = self._clock()
         with self._lock:
-            reason, wait = "throttled", self._per_id_wait(token_id, now)
+            reason, wait = "throttled", self._per_id_wait(pair, now)
             if wait == 0:
                 reason, wait = "throttled_global", self._global_wait(now)
+            if wait == 0 and self._bcrypt_in_flight >= self._settings.bcrypt_concurrency:
+                # The check in flight ends within a bcrypt's time; a second is the smallest Retry-After.
+                reason, wait = "bcrypt_busy", 1.0
             if wait == 0:
                 self._bcrypt_in_flight += 1
                 return
         self._count(reason)
         raise TooManyRequests("too many failed authentication attempts; try again later", retry_after=math.ceil(wait))
 
-    def _per_id_wait(self, token_id: str, now: float) -> float:
-        """Seconds until this id may be checked again; the caller holds the lock."""
-        window = self._failures.get(token_id)
+    def _per_id_wait(self, pair: tuple[str, str], now: float) -> float:
+        """Seconds until this (id, client) pair may be checked again; the caller holds the lock."""
+        window = self._failures.get(pair)
         if window is None:
             return 0.0
         length = self._settings.auth_failure_window_s
@@ -256,7 +306,7 @@ class Authenticator:
             return 0.0
         return overall.remaining(now, _GLOBAL_WINDOW_S)
 
-    def _release_bcrypt(self, token_id: str, *, failed: bool) -> None:
+    def _release_bcrypt(self, pair: tuple[str, str], *, failed: bool) -> None:
         now = self._clock()
         with self._lock:
             self._bcrypt_in_flight -= 1
@@ -264,12 +314,12 @@ class Authenticator:
                 return
             self._global_failures.roll(now, _GLOBAL_WINDOW_S)
             self._global_failures.failures += 1
-            window = self._failures.get(token_id)
+            window = self._failures.get(pair)
             if window is None:
-                window = self._failures[token_id] = _Window(now)
+                window = self._failures[pair] = _Window(now)
             window.roll(now, self._settings.auth_failure_window_s)
             window.failures += 1
-            self._failures.move_to_end(token_id)
+            self._failures.move_to_end(pair)
             while len(self._failures) > FAILURE_TABLE_SIZE:
                 self._failures.popitem(last=False)
 

@@ -40,7 +40,7 @@ class Metrics:
         )
         self.auth_failures = Counter(
             "testrun_auth_failures",
-            "Requests refused by authentication, by reason.",
+            "Requests refused by authentication, by reason (collector.auth.FAILURE_REASONS).",
             ["reason"],
             registry=self.registry,
         )

@@ -6,8 +6,9 @@ Nothing else in the collector reads the environment; code takes a Settings.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import ConfigError
@@ -86,6 +87,11 @@ def _bcrypt_rounds(value: str) -> int:
     return number
 
 
+def default_bcrypt_concurrency() -> int:
+    """Half the cores (at least one): bcrypt releases the GIL, so each check in flight takes a core."""
+    return max(1, (os.cpu_count() or 1) // 2)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Settings:
     db: str = DEFAULT_DB
@@ -121,6 +127,8 @@ class Settings:
     auth_failure_window_s: float = 60.0
     #: failed bcrypt checks per second across the whole process before 429
     auth_failures_per_second: int = 20
+    #: bcrypt checks running at once in the process (each takes a core); more are answered 429 at once
+    bcrypt_concurrency: int = field(default_factory=default_bcrypt_concurrency)
     #: sustained requests per second per token; 0 turns the limit off
     token_rate_per_s: float = 100.0
     token_burst: int = 200
@@ -194,6 +202,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "auth_failures_per_token": _positive_int,
     "auth_failure_window_s": _seconds,
     "auth_failures_per_second": _positive_int,
+    "bcrypt_concurrency": _count,
     "token_rate_per_s": _non_negative_float,
     "token_burst": _positive_int,
     "trusted_proxy": str,

@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 import collector.auth
+import collector.settings
 from collector.auth import Authenticator, Principal
-from collector.errors import CollectorError, Forbidden, TooManyRequests, Unauthorized
+from collector.errors import CollectorError, ConfigError, Forbidden, TooManyRequests, Unauthorized
 from collector.metrics import Metrics
 from collector.model import Project, TokenRecord
 from collector.settings import Settings
@@ -148,9 +149,9 @@ def failures(metrics: Metrics, reason: str) -> float:
     return metrics.registry.get_sample_value("testrun_auth_failures_total", {"reason": reason}) or 0.0
 
 
-def refusal(auth: Authenticator, authorization: str | None, scope: str = "ingest") -> CollectorError:
+def refusal(auth: Authenticator, authorization: str | None, scope: str = "ingest", client: str = "") -> CollectorError:
     with pytest.raises(CollectorError) as caught:
-        auth.authenticate(authorization, scope=scope)
+        auth.authenticate(authorization, scope=scope, client=client)
     return caught.value
 
 
@@ -448,18 +449,45 @@ def test_after_n_failures_an_id_gets_429_with_retry_after_and_no_more_bcrypt_unt
     assert bcrypt_checks(metrics) == 4
 
 
-def test_a_correct_but_unverified_token_waits_out_its_ids_throttle(
+def test_wrong_secrets_for_a_tokens_id_from_one_address_do_not_throttle_the_token_elsewhere(
+    make_auth: Callable[..., Authenticator], issue: Callable[..., str], metrics: Metrics
+) -> None:
+    auth = make_auth(auth_failures_per_token=2, auth_failure_window_s=60)
+    token = issue()
+    wrong = _with_checksum(token[:21] + mint_token().secret)
+    for _ in range(2):
+        assert isinstance(refusal(auth, bearer(wrong), client="203.0.113.7"), Unauthorized)
+    assert isinstance(refusal(auth, bearer(wrong), client="203.0.113.7"), TooManyRequests)
+
+    principal = auth.authenticate(bearer(token), scope="ingest", client="198.51.100.2")
+
+    assert principal.project == PROJECT
+    assert failures(metrics, "throttled") == 1
+
+
+def test_from_the_address_that_sent_the_wrong_secrets_a_correct_unverified_token_waits_out_the_window(
     make_auth: Callable[..., Authenticator], issue: Callable[..., str], fake_time: FakeTime
 ) -> None:
     auth = make_auth(auth_failures_per_token=2, auth_failure_window_s=60)
     token = issue()
     wrong = _with_checksum(token[:21] + mint_token().secret)
     for _ in range(2):
-        assert isinstance(refusal(auth, bearer(wrong)), Unauthorized)
+        refusal(auth, bearer(wrong), client="203.0.113.7")
 
-    assert isinstance(refusal(auth, bearer(token)), TooManyRequests)
+    assert isinstance(refusal(auth, bearer(token), client="203.0.113.7"), TooManyRequests)
     fake_time.advance(60)
-    assert auth.authenticate(bearer(token), scope="ingest").project == PROJECT
+    assert auth.authenticate(bearer(token), scope="ingest", client="203.0.113.7").project == PROJECT
+
+
+def test_callers_that_name_no_client_share_one_allowance_per_id(
+    make_auth: Callable[..., Authenticator], store: FakeTokenStore
+) -> None:
+    auth = make_auth(auth_failures_per_token=1)
+    wrong = known_id_with_wrong_secret(store)
+    refusal(auth, bearer(wrong))
+
+    assert isinstance(refusal(auth, bearer(wrong)), TooManyRequests)
+    assert isinstance(refusal(auth, bearer(wrong), client="198.51.100.2"), Unauthorized)
 
 
 def test_a_token_verified_before_keeps_working_while_its_id_is_throttled(
@@ -537,7 +565,7 @@ def test_past_the_process_wide_failure_budget_every_bcrypt_check_waits_a_second(
 def test_bcrypt_checks_still_running_count_against_the_process_wide_budget(
     make_auth: Callable[..., Authenticator], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    auth = make_auth(auth_failures_per_second=2, auth_failures_per_token=100)
+    auth = make_auth(auth_failures_per_second=2, auth_failures_per_token=100, bcrypt_concurrency=10)
     started = threading.Semaphore(0)
     release = threading.Event()
 
@@ -569,6 +597,64 @@ def test_bcrypt_checks_still_running_count_against_the_process_wide_budget(
         for thread in threads:
             thread.join(timeout=30)
     assert [type(o) for o in outcomes] == [Unauthorized, Unauthorized]
+
+
+def test_past_the_bcrypt_concurrency_a_check_is_refused_at_once_while_verified_tokens_carry_on(
+    make_auth: Callable[..., Authenticator],
+    issue: Callable[..., str],
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = make_auth(bcrypt_concurrency=1, auth_failures_per_second=100, auth_failures_per_token=100)
+    verified, new_but_correct = issue(), issue()
+    auth.authenticate(bearer(verified), scope="ingest")
+    in_bcrypt, release = threading.Event(), threading.Event()
+
+    def stuck_mismatch(secret: str, secret_hash: bytes) -> bool:
+        in_bcrypt.set()
+        release.wait(timeout=30)
+        return False
+
+    monkeypatch.setattr(collector.auth, "secret_matches", stuck_mismatch)
+    stuck = threading.Thread(target=refusal, args=(auth, bearer(mint_token().token)))
+    stuck.start()
+    try:
+        assert in_bcrypt.wait(timeout=30)
+        answers: list[Any] = []
+        second = threading.Thread(target=lambda: answers.extend([
+            refusal(auth, bearer(mint_token().token)),
+            refusal(auth, bearer(new_but_correct)),
+            auth.authenticate(bearer(verified), scope="ingest"),
+        ]))
+        second.start()
+        second.join(timeout=10)
+        alive = second.is_alive()
+    finally:
+        release.set()
+        stuck.join(timeout=30)
+
+    assert not alive, "a request waited for the bcrypt check in flight"
+    busy, busy_correct, principal = answers
+    assert isinstance(busy, TooManyRequests) and busy.headers["Retry-After"] == "1"
+    assert isinstance(busy_correct, TooManyRequests)
+    assert principal.project == PROJECT
+    assert failures(metrics, "bcrypt_busy") == 2
+    monkeypatch.setattr(collector.auth, "secret_matches", real_secret_matches)
+    assert auth.authenticate(bearer(new_but_correct), scope="ingest").project == PROJECT
+
+
+def test_bcrypt_concurrency_defaults_to_half_the_cores_and_is_checked_when_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(collector.settings.os, "cpu_count", lambda: 8)
+    assert Settings().bcrypt_concurrency == 4
+    monkeypatch.setattr(collector.settings.os, "cpu_count", lambda: 1)
+    assert Settings().bcrypt_concurrency == 1
+    assert Settings.resolve(env={"TESTRUN_BCRYPT_CONCURRENCY": "3"}).bcrypt_concurrency == 3
+
+    with pytest.raises(ConfigError) as caught:
+        Settings.resolve(env={"TESTRUN_BCRYPT_CONCURRENCY": "0"})
+    assert str(caught.value) == "environment variable TESTRUN_BCRYPT_CONCURRENCY='0' must be at least 1"
 
 
 # --- rate limit per token ------------------------------------------------------------

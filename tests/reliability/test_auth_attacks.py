@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import concurrent.futures
+import http.client
+import json
+import multiprocessing
+import queue
 import secrets
 import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import pytest
 import requests
@@ -156,6 +160,94 @@ def test_a_flood_of_wrong_secrets_runs_bcrypt_a_bounded_number_of_times_per_seco
     assert checks <= per_second * (int(elapsed) + 2) + 5, (checks, elapsed)
     print(f"\nbcrypt flood: {len(tokens)} bad tokens in {elapsed:.1f} s -> {len(throttled)} x 429, "
           f"{len(answers) - len(throttled)} x 401, {checks:.0f} bcrypt checks ({checks / elapsed:.1f}/s)")
+
+
+def _flood_forged_tokens(url: str, seconds: float, answers: Any) -> None:
+    """One attacking connection, in a process of its own: forged tokens with random ids, back to back."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=60)
+    body = json.dumps(a_run("flood"))
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        conn.request("POST", "/api/v1/runs", body=body, headers={
+            "Authorization": f"Bearer {forged()}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        response.read()
+        answers.put((response.status, response.getheader("Retry-After")))
+    conn.close()
+
+
+@pytest.mark.slow
+def test_a_verified_token_stays_fast_while_forged_tokens_flood_bcrypt_at_cost_12(
+    start_collector: Callable[..., CollectorProcess],
+) -> None:
+    """16 connections of forged tokens with random ids (free to make, each a bcrypt check) at the default cost.
+
+    The checks beyond TESTRUN_BCRYPT_CONCURRENCY are answered 429 at once, so the
+    server's threads stay free: a token verified before the flood keeps its
+    answers fast (p50 within 250 ms; it is a few ms without the flood).
+    """
+    collector = start_collector(bcrypt_rounds="12", token_rate_per_s="0")
+    project = new_project(collector)
+    url = f"{collector.url}/api/v1/runs"
+    verified = {"Authorization": f"Bearer {project.ingest_token}"}
+    assert requests.post(url, json=a_run("verified"), headers=verified, timeout=30).status_code == 201
+    context = multiprocessing.get_context("fork")
+    answers = context.Queue()
+    attackers = [context.Process(target=_flood_forged_tokens, args=(collector.url, 9.0, answers))
+                 for _ in range(16)]
+    for attacker in attackers:
+        attacker.start()
+    latencies = []
+    try:
+        time.sleep(1.5)
+        with requests.Session() as session:
+            deadline = time.monotonic() + 6
+            while time.monotonic() < deadline and len(latencies) < 30:
+                started = time.perf_counter()
+                response = session.post(url, json=a_run(f"during-{len(latencies)}"), headers=verified, timeout=60)
+                latencies.append(time.perf_counter() - started)
+                assert response.status_code == 201, response.text
+    finally:
+        answered = []
+        for attacker in attackers:
+            while attacker.is_alive() or not answers.empty():
+                try:
+                    answered.append(answers.get(timeout=0.1))
+                except queue.Empty:
+                    pass
+            attacker.join(timeout=60)
+
+    p50 = statistics.median(latencies)
+    statuses = {status for status, _ in answered}
+    assert statuses <= {401, 429}, statuses
+    assert all(retry_after and int(retry_after) >= 1 for status, retry_after in answered if status == 429)
+    assert p50 <= 0.25, (p50, sorted(latencies))
+    refused = sum(1 for status, _ in answered if status == 429)
+    print(f"\nbcrypt flood at cost 12: {len(answered)} forged requests ({refused} x 429); verified token "
+          f"p50 {p50 * 1000:.0f} ms over {len(latencies)} requests")
+
+
+def test_wrong_secrets_for_a_tokens_public_id_from_elsewhere_do_not_lock_the_token_out(
+    start_collector: Callable[..., CollectorProcess],
+) -> None:
+    """The id is public; five bad secrets with it must not stop the real token on a fresh process.
+
+    The collector believes X-Forwarded-For from its trusted proxy (here the test
+    itself), so the attacker and the CI job have addresses of their own.
+    """
+    collector = start_collector(trusted_proxy="127.0.0.1", token_rate_per_s="0")
+    project = new_project(collector)  # minted over HTTP: this process has never verified its tokens
+    attacker, ci = {"X-Forwarded-For": "203.0.113.7"}, {"X-Forwarded-For": "198.51.100.2"}
+    stolen_id = token_id_of(project.ingest_token)
+
+    refused = [project.post_run(a_run(f"attack-{i}"), token=forged(stolen_id), headers=attacker).status_code
+               for i in range(7)]
+    accepted = project.post_run(a_run("the-real-job"), headers=ci)
+
+    assert refused == [401] * 5 + [429] * 2
+    assert accepted.status_code == 201, accepted.text
+    assert project.post_run(a_run("another-attack"), token=forged(stolen_id), headers=attacker).status_code == 429
 
 
 # --- timing -------------------------------------------------------------------------------------------
