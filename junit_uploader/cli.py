@@ -20,7 +20,7 @@ from typing import TextIO
 from . import __version__
 from .ci import detect_ci, make_run_id
 from .delivery import Delivery, client_for, deliver
-from .errors import ConfigError, ReportError, UploadError
+from .errors import ConfigError, ReportError, Unexpected, UploadError
 from .junit import find_reports, parse_reports
 from .payload import build_payload, encode_payload, summarize
 from .settings import DEFAULT_SPOOL_DIR, ClientSettings
@@ -185,7 +185,11 @@ def resend(settings: ClientSettings, spool_dir: Path, say: _Printer) -> int:
     except UploadError as error:
         say.error(f"cannot re-send: {error}")
         return EXIT_STRICT_FAILURE if settings.strict else EXIT_OK
-    report = resend_spooled(client, spool_dir)
+    try:
+        report = resend_spooled(client, spool_dir)
+    except Exception as error:  # noqa: BLE001 - what is still spooled stays for the next re-send
+        say.error(f"cannot re-send: {Unexpected.of(error, 're-sending the spool')}")
+        return EXIT_STRICT_FAILURE if settings.strict else EXIT_OK
     for path, accepted in report.sent:
         say.info(f"re-sent {path.name} → run {accepted.run_id} ({'duplicate' if accepted.duplicate else 'created'})")
     for path, rejected in report.rejected:

@@ -1,8 +1,11 @@
 """The HTTP client that sends one run to the collector, retrying until it lands or the time bound runs out.
 
 Every retry decision lives in :meth:`_Upload.run` (one tenacity ``Retrying``):
-connection errors, timeouts and 408/429/500/502/503/504 are retried with full
-jitter and ``Retry-After``; any other answer is final. The caller gets an
+connection errors, timeouts, answers over :data:`MAX_ANSWER_BYTES` and
+408/429/500/502/503/504 are retried with full jitter and ``Retry-After``; any
+other answer is final. Each attempt ends at the time bound by the wall clock,
+whatever the server does (:mod:`.deadline`), and reads at most
+:data:`MAX_ANSWER_BYTES` of the answer: the collector's answers are a few KiB. The caller gets an
 :class:`Accepted`, or a :class:`Rejected` / :class:`Unreachable` whose one-line
 message says what to do, and decides itself whether that fails the build.
 """
@@ -29,6 +32,7 @@ import requests
 from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
+from .deadline import READING, Deadline, DeadlineAdapter
 from .errors import ConfigError, Rejected, Unreachable
 
 log = logging.getLogger("testrun.client")
@@ -39,6 +43,9 @@ RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: an attempt left less time than this could not finish, so the time bound stops the retries instead
 MIN_ATTEMPT_S = 1.0
 EXCERPT_CHARS = 200
+#: the most of an answer (error bodies too) the client reads; more is not a collector talking
+MAX_ANSWER_BYTES = 1 << 20
+READ_CHUNK = 64 * 1024
 
 UNAUTHORIZED = (
     "the collector refused the token (HTTP 401): "
@@ -64,6 +71,8 @@ NOT_A_COLLECTOR = (
     "{base_url} answered HTTP {status} but not like a testrun collector "
     "(expected JSON with run_id, duplicate, counts and url): check TESTRUN_URL"
 )
+TOO_LONG = "the answer exceeded {limit} bytes: is TESTRUN_URL a testrun collector?"
+DEADLINE_PASSED = "a timeout while {phase}"
 GAVE_UP = "could not deliver the run to {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
 TIME_RAN_OUT = "; the time limit of {max_total} s ran out"
 RETRYING = "attempt %d/%d failed (%s), retrying in %.1f s"
@@ -118,7 +127,7 @@ class CollectorClient:
         self.policy = policy
         self.user_agent = user_agent
         self._auth = _BearerAuth(_checked_token(token))
-        self._session = session if session is not None else requests.Session()
+        self._session = session if session is not None else _deadline_session()
         self._owns_session = session is None
         self._sleep = sleep
         self._clock = clock
@@ -191,40 +200,54 @@ class _Upload:
         return result
 
     def _attempt(self) -> Accepted:
+        """One exchange, bounded as a whole by the time left: connect, send, and the answer read in full."""
         self.attempts += 1
-        timeout = min(self.policy.timeout_s, self._remaining())
-        try:
-            response = self.client._session.post(
-                self.client.base_url + RUNS_PATH,
-                data=self.body,
-                headers=self.headers,
-                auth=self.client._auth,
-                timeout=(timeout, timeout),
-                allow_redirects=False,
-            )
-        except (
-            requests.ConnectionError,
-            requests.Timeout,
-            requests.exceptions.ChunkedEncodingError,
-            requests.exceptions.ContentDecodingError,
-        ) as error:
-            raise _AttemptFailed(_failure_reason(error, timeout, self.client.base_url)) from error
-        except requests.RequestException as error:
-            raise ConfigError(self.client._scrub(f"cannot send to {self.client.base_url}: {error}")) from None
-        return self._answer(response)
+        remaining = self._remaining()
+        timeout = min(self.policy.timeout_s, remaining)
+        with Deadline(remaining) as deadline:
+            try:
+                response = self.client._session.post(
+                    self.client.base_url + RUNS_PATH,
+                    data=self.body,
+                    headers=self.headers,
+                    auth=self.client._auth,
+                    timeout=(timeout, timeout),
+                    allow_redirects=False,
+                    stream=True,
+                )
+                with response:
+                    # headers cut short by the deadline end like complete ones: http.client takes EOF as their end
+                    _check(deadline)
+                    deadline.phase = READING
+                    body = _read_capped(response, deadline)
+                _check(deadline)
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                requests.exceptions.ContentDecodingError,
+            ) as error:
+                if deadline.expired:
+                    raise _AttemptFailed(DEADLINE_PASSED.format(phase=deadline.phase)) from error
+                raise _AttemptFailed(_failure_reason(error, timeout, self.client.base_url)) from error
+            except requests.RequestException as error:
+                if deadline.expired:
+                    raise _AttemptFailed(DEADLINE_PASSED.format(phase=deadline.phase)) from error
+                raise ConfigError(self.client._scrub(f"cannot send to {self.client.base_url}: {error}")) from None
+        return self._answer(response, body)
 
-    def _answer(self, response: requests.Response) -> Accepted:
+    def _answer(self, response: requests.Response, body: bytes) -> Accepted:
         status = response.status_code
         if status in RETRY_STATUSES:
             raise _AttemptFailed(f"HTTP {status}", _retry_after_s(response.headers.get("Retry-After")))
         if status in (200, 201):
-            return self._accepted(response)
-        text = self.client._scrub(response.text)
+            return self._accepted(response, body)
+        text = self.client._scrub(_text(body, response.encoding))
         message = _explain_rejection(status, text, response.headers.get("Location"), self.client.base_url, self.payload)
         raise Rejected(status, self.client._scrub(message))
 
-    def _accepted(self, response: requests.Response) -> Accepted:
-        body = _json_or_none(response)
+    def _accepted(self, response: requests.Response, answer: bytes) -> Accepted:
+        body = _json_or_none(answer)
         if not _is_run_accepted(body):
             message = NOT_A_COLLECTOR.format(base_url=self.client.base_url, status=response.status_code)
             raise Rejected(response.status_code, message)
@@ -287,8 +310,50 @@ def _failure(state: RetryCallState) -> _AttemptFailed:
     return error
 
 
+def _deadline_session() -> requests.Session:
+    session = requests.Session()
+    adapter = DeadlineAdapter()
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _read_capped(response: requests.Response, deadline: Deadline) -> bytes:
+    """The answer's body, or a failed attempt once it passes MAX_ANSWER_BYTES (declared or counted)."""
+    too_long = _AttemptFailed(TOO_LONG.format(limit=MAX_ANSWER_BYTES))
+    declared = response.headers.get("Content-Length", "").strip()
+    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+        raise too_long
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(READ_CHUNK):
+        size += len(chunk)
+        if size > MAX_ANSWER_BYTES:
+            raise too_long
+        _check(deadline)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _check(deadline: Deadline) -> None:
+    if deadline.expired:
+        raise _AttemptFailed(DEADLINE_PASSED.format(phase=deadline.phase))
+
+
+def _text(body: bytes, encoding: str | None) -> str:
+    try:
+        return body.decode(encoding or "utf-8", errors="replace")
+    except LookupError:
+        return body.decode("utf-8", errors="replace")
+
+
 def _encode(payload: bytes, user_agent: str) -> tuple[bytes, dict[str, str]]:
-    headers = {"Content-Type": "application/json", "Accept": "application/json", "User-Agent": user_agent}
+    headers = {
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "Accept-Encoding": "identity",
+        "User-Agent": user_agent,
+    }
     if len(payload) <= GZIP_ABOVE_BYTES:
         return payload, headers
     return gzip.compress(payload, mtime=0), {**headers, "Content-Encoding": "gzip"}
@@ -374,7 +439,7 @@ def _named(causes: list[BaseException], name: str) -> bool:
 def _explain_rejection(status: int, text: str, location: str | None, base_url: str, payload: bytes) -> str:
     try:
         error = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         error = None
     error = error if isinstance(error, dict) else {}
     said = _said(error, text)
@@ -425,10 +490,11 @@ def _run_id_of(payload: bytes) -> str:
     return run_id if isinstance(run_id, str) else "?"
 
 
-def _json_or_none(response: requests.Response) -> Any:
+def _json_or_none(body: bytes) -> Any:
+    """The answer's JSON; None for anything else, including nesting too deep for the parser."""
     try:
-        return response.json()
-    except ValueError:
+        return json.loads(body)
+    except (ValueError, RecursionError):
         return None
 
 

@@ -10,12 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .client import Accepted, CollectorClient, RetryPolicy
-from .errors import ConfigError, Rejected, Unreachable, UploadError
+from .errors import ConfigError, Rejected, Unexpected, Unreachable, UploadError
 from .settings import ClientSettings
-from .spool import spool_run
-
-#: refusals that a later re-send can fix (a new token, the right URL); others never will
-SPOOLABLE_REJECTIONS = (401, 403, 404)
+from .spool import RUN_REJECTIONS, spool_run
 
 
 @dataclass(frozen=True)
@@ -49,17 +46,25 @@ def client_for(settings: ClientSettings, user_agent: str) -> CollectorClient:
 
 
 def deliver(settings: ClientSettings, payload: bytes, run_id: str, *, user_agent: str) -> Delivery:
-    """Send the payload; spool it when the collector could not be reached or the token/URL needs fixing."""
+    """Send the payload; spool it unless the collector refused what it holds (a re-send would meet that again).
+
+    So a collector that cannot be reached, a token or URL that needs fixing
+    (401, 403, 404, a redirect, an answer that is not a collector's) and
+    anything unforeseen on the way all leave the run in the spool. Never raises
+    but for a configuration error: the caller decides what a failure means.
+    """
     try:
         accepted = client_for(settings, user_agent).post_run(payload)
-    except Unreachable as error:
-        return save_for_later(settings, payload, run_id, error)
     except Rejected as error:
-        if error.status in SPOOLABLE_REJECTIONS:
-            return save_for_later(settings, payload, run_id, error)
+        if error.status in RUN_REJECTIONS:
+            return Delivery(error=error)
+        return save_for_later(settings, payload, run_id, error)
+    except ConfigError as error:
         return Delivery(error=error)
     except UploadError as error:
-        return Delivery(error=error)
+        return save_for_later(settings, payload, run_id, error)
+    except Exception as error:  # noqa: BLE001 - a hostile server or a bug must never end the test job
+        return save_for_later(settings, payload, run_id, Unexpected.of(error, "sending the run"))
     return Delivery(accepted=accepted)
 
 

@@ -5,6 +5,9 @@ Messages are one line a user can act on, and never contain the token.
 
 from __future__ import annotations
 
+import traceback
+from pathlib import Path
+
 
 class UploadError(Exception):
     """Base of every error the client raises on purpose."""
@@ -36,3 +39,14 @@ class Rejected(UploadError):
 
 class Unreachable(UploadError):
     """Every attempt failed (connection errors, timeouts, 5xx, 429) or the time bound ran out."""
+
+
+class Unexpected(UploadError):
+    """Something no error of ours foresaw (a bug, MemoryError): named by its type and place, never its text."""
+
+    @classmethod
+    def of(cls, error: BaseException, doing: str) -> Unexpected:
+        """The text is left out because an exception raised on the way may quote the request, token and all."""
+        frames = traceback.extract_tb(error.__traceback__)
+        where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+        return cls(f"an unexpected {type(error).__name__} while {doing}{where}")

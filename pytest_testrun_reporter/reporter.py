@@ -11,7 +11,7 @@ import pytest
 
 from junit_uploader.ci import CIContext, make_run_id
 from junit_uploader.delivery import Delivery, deliver, save_for_later
-from junit_uploader.errors import UploadError
+from junit_uploader.errors import Unexpected, UploadError
 from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
 
@@ -44,6 +44,13 @@ class TestrunReporter:
         self.recorder.add_collect_report(report)
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        """Report the session; nothing that goes wrong here changes pytest's exit status unless strict."""
+        try:
+            self._send(session)
+        except Exception as error:  # noqa: BLE001 - a reporting failure must not end pytest with a traceback
+            self._fail(session, f"not uploaded: {Unexpected.of(error, 'building or sending the run')}")
+
+    def _send(self, session: pytest.Session) -> None:
         run_id = make_run_id(self.ci, self.label, override=self.settings.run_id)
         payload = build_payload(
             run_id=run_id,

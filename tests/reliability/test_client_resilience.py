@@ -13,18 +13,24 @@ the spool is re-sent later to a real collector and stored exactly once.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
+import resource
 import subprocess
 import sys
+import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from collector_harness import CollectorProcess, new_project
 from flaky_server import FlakyServer, error, slow
+from hostile_server import Behaviour, HostileServer, huge_body, redirect, slow_reader, trickled_body, trickled_headers
 from reliability_support import free_port
 
 MAX_TOTAL_S = 4.0
@@ -139,3 +145,124 @@ def test_an_upload_failure_leaves_a_green_session_green(collector: CollectorProc
 
     assert code == 0, output
     assert "testrun: warning: not uploaded" in output
+
+
+# --- a hostile collector: trickled answers, huge answers, redirects, a reader that never finishes -----------------
+
+HOSTILE_MAX_TOTAL_S = 3.0
+#: what the user sees: the whole child process, start-up included, well under a minute of hanging
+HOSTILE_BOUND_S = HOSTILE_MAX_TOTAL_S + OVERHEAD_S
+HOSTILE_ENV = {"TESTRUN_TIMEOUT": "1", "TESTRUN_RETRIES": "20", "TESTRUN_MAX_TOTAL_TIME": str(HOSTILE_MAX_TOTAL_S)}
+#: the client runs with this much address space: a client that read a huge answer whole would die of MemoryError
+ADDRESS_SPACE = 1 << 30
+TOO_LONG = "the answer exceeded 1048576 bytes: is TESTRUN_URL a testrun collector?"
+#: each server, and what the one line of the client must name as the cause
+HOSTILE: dict[str, tuple[Callable[[], Behaviour], str]] = {
+    "trickled headers": (trickled_headers, "a timeout while waiting for the answer"),
+    "trickled body": (trickled_body, "a timeout while reading the answer"),
+    "huge answer": (huge_body, TOO_LONG),
+    "huge chunked error answer": (lambda: huge_body("500 Internal Server Error", chunked=True), TOO_LONG),
+    "redirect": (redirect, "redirects (HTTP 302) to https://elsewhere.example/api/v1/runs: set TESTRUN_URL"),
+}
+TOKEN = "trk_3f9a1c_Zq8Lw2Vn7Xr4Tb6Ym1Kp5Hd9Gs3Jf0_c0ffee"
+
+
+@dataclass(frozen=True)
+class Finished:
+    code: int
+    seconds: float
+    output: str
+    max_rss_mib: float
+
+
+def run_limited(args: list[str], cwd: Path, env: dict[str, str], *, kill_after_s: float = 60.0) -> Finished:
+    """Run a client process with at most ADDRESS_SPACE of memory; its own peak RSS comes from wait4."""
+
+    def limit_memory() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE, ADDRESS_SPACE))
+
+    with tempfile.TemporaryFile() as captured:
+        started = time.monotonic()
+        process = subprocess.Popen([sys.executable, *args], cwd=cwd, env=env, stdout=captured,
+                                   stderr=subprocess.STDOUT, preexec_fn=limit_memory)
+        killer = threading.Timer(kill_after_s, process.kill)
+        killer.start()
+        try:
+            _, status, usage = os.wait4(process.pid, 0)
+        finally:
+            killer.cancel()
+        process.returncode = os.waitstatus_to_exitcode(status)
+        seconds = time.monotonic() - started
+        captured.seek(0)
+        output = captured.read().decode("utf-8", "replace")
+    return Finished(process.returncode, seconds, output, usage.ru_maxrss / 1024)
+
+
+def hostile_env(url: str, spool: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TESTRUN_") and k != "CI"}
+    return {**env, **HOSTILE_ENV, "TESTRUN_URL": url, "TESTRUN_TOKEN": TOKEN, "TESTRUN_SPOOL_DIR": str(spool),
+            "TESTRUN_RUN_ID": f"hostile-{spool.parent.name}", **extra}
+
+
+def assert_gave_up_cleanly(done: Finished, cause: str, spool: Path) -> None:
+    assert done.seconds < HOSTILE_BOUND_S, done
+    assert cause in done.output, done.output
+    assert "Traceback" not in done.output and "INTERNALERROR" not in done.output, done.output
+    assert TOKEN.split("_")[2][:8] not in done.output
+    assert len(list(spool.glob("run-*.json"))) == 1, done.output
+    assert f"re-send it with: junit-upload --resend {spool}" in done.output, done.output
+    assert done.max_rss_mib < 300, done
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hostile", HOSTILE.values(), ids=HOSTILE.keys())
+def test_junit_upload_gives_up_on_a_hostile_collector_within_its_bound_spools_the_run_and_names_the_cause(
+    hostile: tuple[Callable[[], Behaviour], str], tmp_path: Path
+) -> None:
+    behaviour, cause = hostile
+    (tmp_path / "report.xml").write_text(REPORT, encoding="utf-8")
+    spool = tmp_path / "spool"
+
+    with HostileServer(behaviour()) as server:
+        done = run_limited(["-m", "junit_uploader.cli", "report.xml"], tmp_path, hostile_env(server.url, spool))
+
+    assert done.code == 0, done.output
+    assert "testrun: warning: not uploaded: " in done.output
+    assert_gave_up_cleanly(done, cause, spool)
+
+
+@pytest.mark.slow
+def test_junit_upload_strict_exits_1_when_a_trickling_collector_runs_out_its_time(tmp_path: Path) -> None:
+    (tmp_path / "report.xml").write_text(REPORT, encoding="utf-8")
+    spool = tmp_path / "spool"
+
+    with HostileServer(trickled_body()) as server:
+        done = run_limited(["-m", "junit_uploader.cli", "--strict", "report.xml"], tmp_path,
+                           hostile_env(server.url, spool))
+
+    assert done.code == 1, done.output
+    assert "testrun: error: not uploaded: " in done.output
+    assert_gave_up_cleanly(done, "a timeout while reading the answer", spool)
+
+
+def a_large_report(tests: int = 160, details_bytes: int = 48 * 1024) -> str:
+    """A report whose payload stays megabytes after gzip (random text): more than the socket buffers hold."""
+    cases = "".join(
+        f'<testcase classname="big.Case" name="t{i}"><failure message="boom">'
+        f"{base64.b64encode(os.urandom(details_bytes * 3 // 4)).decode()}</failure></testcase>"
+        for i in range(tests)
+    )
+    return f'<?xml version="1.0"?><testsuite name="big" tests="{tests}">{cases}</testsuite>'
+
+
+@pytest.mark.slow
+def test_junit_upload_gives_up_on_a_collector_that_reads_the_run_too_slowly(tmp_path: Path) -> None:
+    (tmp_path / "report.xml").write_text(a_large_report(), encoding="utf-8")
+    spool = tmp_path / "spool"
+
+    with HostileServer(slow_reader(), receive_buffer=4096) as server:
+        done = run_limited(["-m", "junit_uploader.cli", "report.xml"], tmp_path,
+                           hostile_env(server.url, spool, TESTRUN_TIMEOUT="10"))
+
+    assert done.code == 0, done.output
+    assert_gave_up_cleanly(done, "a timeout while sending the run", spool)
