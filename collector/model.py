@@ -46,6 +46,19 @@ class TokenRecord:
     last_used_at: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class WebSession:
+    """A browser signed in to the web pages, with the row of the token that signed it in as stored now.
+
+    The session id lives only in the browser's cookie; the store keeps its SHA-256, ``id_hash``.
+    """
+
+    id_hash: bytes
+    token: TokenRecord
+    created_at: str
+    last_seen_at: str
+
+
 @dataclass(slots=True)
 class TestResult:
     __test__ = False  # a record, not a pytest test class

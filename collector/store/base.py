@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TokenRecord
+from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TokenRecord, WebSession
 from .analytics import AnalyticsReads
 
 
@@ -83,11 +83,39 @@ class Store(AnalyticsReads, ABC):
 
     @abstractmethod
     def revoke_token(self, token_id: str, when: str) -> bool:
-        """Mark revoked; False when no such token. Revoking twice keeps the first time."""
+        """Mark revoked and delete the token's web sessions, in one transaction; False when no such token.
+
+        Revoking twice keeps the first time.
+        """
+
 
     @abstractmethod
     def touch_token(self, token_id: str, when: str) -> None:
         """Record last use."""
+
+    # --- web sessions -------------------------------------------------------
+    @abstractmethod
+    def create_web_session(self, id_hash: bytes, token_id: str, when: str) -> None:
+        """Store a session by the SHA-256 of its id, created and last seen ``when``; NotFound for an unknown token."""
+
+    @abstractmethod
+    def get_web_session(self, id_hash: bytes) -> WebSession | None:
+        """One indexed lookup, with the token's row as stored now; None when unknown (or its token is gone)."""
+
+    @abstractmethod
+    def touch_web_session(self, id_hash: bytes, when: str) -> None:
+        """Record that the session was used ``when``."""
+
+    @abstractmethod
+    def delete_web_session(self, id_hash: bytes) -> bool:
+        """End a session; False when there was none."""
+
+    @abstractmethod
+    def purge_web_sessions(self, *, idle_before: str, created_before: str, limit: int) -> int:
+        """Delete at most ``limit`` sessions last seen before ``idle_before`` or created before ``created_before``.
+
+        Return how many went: fewer than ``limit`` means none of them is left.
+        """
 
     # --- runs ---------------------------------------------------------------
     @abstractmethod

@@ -48,7 +48,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
+from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord, WebSession
 from ..timeutil import format_utc, utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
@@ -63,9 +63,11 @@ from .records import (
     runs_before_filter,
     runs_page,
     runs_page_filter,
+    select_web_session,
     stored_run_from_payload,
     stored_run_from_row,
     token_from_row,
+    web_session_from_row,
 )
 
 Connection = psycopg.Connection[DictRow]
@@ -113,6 +115,9 @@ _SELECT_TOKENS = """
 """
 
 
+_SELECT_WEB_SESSION = select_web_session("%s")
+
+
 class UtcTextLoader(TimestamptzLoader):
     """timestamptz → ``2026-01-12T10:00:00.000000Z``, the text the SQLite backend stores."""
 
@@ -149,7 +154,7 @@ def _fetch_one(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, 
 
 
 class PostgresStore(Store):
-    LATEST_VERSION = 2
+    LATEST_VERSION = 3
     DIALECT = rollups.POSTGRESQL
 
     def __init__(
@@ -391,11 +396,47 @@ class PostgresStore(Store):
             cursor = conn.execute(
                 "UPDATE tokens SET revoked_at = COALESCE(revoked_at, %s) WHERE token_id = %s", (when, token_id)
             )
+            conn.execute("DELETE FROM web_sessions WHERE token_id = %s", (token_id,))
         return cursor.rowcount == 1
 
     def touch_token(self, token_id: str, when: str) -> None:
         with self._transaction() as conn:
             conn.execute("UPDATE tokens SET last_used_at = %s WHERE token_id = %s", (when, token_id))
+
+    # --- web sessions -------------------------------------------------------
+    def create_web_session(self, id_hash: bytes, token_id: str, when: str) -> None:
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT INTO web_sessions (id_hash, token_id, created_at, last_seen_at) VALUES (%s, %s, %s, %s)",
+                    (id_hash, token_id, when, when),
+                )
+        except pg_errors.UniqueViolation as exc:
+            raise AlreadyExists("that web session already exists") from exc
+        except pg_errors.ForeignKeyViolation as exc:
+            raise NotFound(f"token {token_id!r} not found") from exc
+
+    def get_web_session(self, id_hash: bytes) -> WebSession | None:
+        rows = self._fetch(_SELECT_WEB_SESSION, (id_hash,))
+        return web_session_from_row(rows[0]) if rows else None
+
+    def touch_web_session(self, id_hash: bytes, when: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE web_sessions SET last_seen_at = %s WHERE id_hash = %s", (when, id_hash))
+
+    def delete_web_session(self, id_hash: bytes) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute("DELETE FROM web_sessions WHERE id_hash = %s", (id_hash,))
+        return cursor.rowcount == 1
+
+    def purge_web_sessions(self, *, idle_before: str, created_before: str, limit: int) -> int:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM web_sessions WHERE id_hash IN (SELECT id_hash FROM web_sessions "
+                "WHERE last_seen_at < %s::timestamptz OR created_at < %s::timestamptz LIMIT %s)",
+                (idle_before, created_before, limit),
+            )
+        return cursor.rowcount
 
     # --- runs ---------------------------------------------------------------
     def insert_run(self, project: Project, run: RunPayload, received_at: str) -> InsertOutcome:

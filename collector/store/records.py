@@ -22,6 +22,7 @@ from ..model import (
     StoredRun,
     TestResult,
     TokenRecord,
+    WebSession,
 )
 from ..timeutil import format_utc, parse_rfc3339
 
@@ -267,4 +268,29 @@ def token_from_row(row: Row) -> TokenRecord:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+    )
+
+
+# --- web sessions ---------------------------------------------------------------
+def select_web_session(param: str) -> str:
+    """One session by ``id_hash`` joined to its token's row (and project), in the backend's ``param`` style."""
+    return f"""
+    SELECT s.id_hash, s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at,
+           t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
+           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at
+    FROM web_sessions s
+    JOIN tokens t ON t.token_id = s.token_id
+    LEFT JOIN projects p ON p.id = t.project_id
+    LEFT JOIN orgs o ON o.id = p.org_id
+    WHERE s.id_hash = {param}
+"""
+
+
+def web_session_from_row(row: Row) -> WebSession:
+    """From the columns of ``select_web_session``."""
+    return WebSession(
+        id_hash=bytes(row["id_hash"]),
+        token=token_from_row(row),
+        created_at=row["session_created_at"],
+        last_seen_at=row["session_last_seen_at"],
     )

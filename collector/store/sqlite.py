@@ -30,7 +30,7 @@ from typing import Any
 
 from ..analytics import duration_bucket
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord
+from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord, WebSession
 from ..timeutil import utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
@@ -45,9 +45,11 @@ from .records import (
     runs_before_filter,
     runs_page,
     runs_page_filter,
+    select_web_session,
     stored_run_from_payload,
     stored_run_from_row,
     token_from_row,
+    web_session_from_row,
 )
 
 _SQLITE_BUSY = 5
@@ -82,6 +84,9 @@ _SELECT_TOKENS = """
     LEFT JOIN projects p ON p.id = t.project_id
     LEFT JOIN orgs o ON o.id = p.org_id
 """
+
+
+_SELECT_WEB_SESSION = select_web_session("?")
 
 
 class _Connection(sqlite3.Connection):
@@ -173,7 +178,7 @@ class _PendingRun:
 
 
 class SQLiteStore(Store):
-    LATEST_VERSION = 2
+    LATEST_VERSION = 3
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
         if path in ("", ":memory:"):
@@ -403,11 +408,47 @@ class SQLiteStore(Store):
             cursor = conn.execute(
                 "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_id = ?", (when, token_id)
             )
+            conn.execute("DELETE FROM web_sessions WHERE token_id = ?", (token_id,))
         return cursor.rowcount == 1
 
     def touch_token(self, token_id: str, when: str) -> None:
         with self._transaction() as conn:
             conn.execute("UPDATE tokens SET last_used_at = ? WHERE token_id = ?", (when, token_id))
+
+    # --- web sessions -------------------------------------------------------
+    def create_web_session(self, id_hash: bytes, token_id: str, when: str) -> None:
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT INTO web_sessions (id_hash, token_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
+                    (id_hash, token_id, when, when),
+                )
+        except sqlite3.IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise AlreadyExists("that web session already exists") from exc
+            raise NotFound(f"token {token_id!r} not found") from exc  # the token's foreign key
+
+    def get_web_session(self, id_hash: bytes) -> WebSession | None:
+        rows = self._fetch(_SELECT_WEB_SESSION, (id_hash,))
+        return web_session_from_row(rows[0]) if rows else None
+
+    def touch_web_session(self, id_hash: bytes, when: str) -> None:
+        with self._transaction() as conn:
+            conn.execute("UPDATE web_sessions SET last_seen_at = ? WHERE id_hash = ?", (when, id_hash))
+
+    def delete_web_session(self, id_hash: bytes) -> bool:
+        with self._transaction() as conn:
+            cursor = conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (id_hash,))
+        return cursor.rowcount == 1
+
+    def purge_web_sessions(self, *, idle_before: str, created_before: str, limit: int) -> int:
+        with self._transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM web_sessions WHERE id_hash IN (SELECT id_hash FROM web_sessions "
+                "WHERE last_seen_at < ? OR created_at < ? LIMIT ?)",
+                (idle_before, created_before, limit),
+            )
+        return cursor.rowcount
 
     # --- runs ---------------------------------------------------------------
     def insert_run(self, project: Project, run: RunPayload, received_at: str) -> InsertOutcome:

@@ -41,8 +41,8 @@ def test_migrate_creates_the_schema_once_and_says_so(tmp_path: Path) -> None:
     first = run(db, "migrate")
     second = run_json(db, "migrate")
 
-    assert first == (0, "applied migration(s) 1, 2; schema is at version 2\n", "")
-    assert second == {"applied": [], "version": 2}
+    assert first == (0, "applied migration(s) 1, 2, 3; schema is at version 3\n", "")
+    assert second == {"applied": [], "version": 3}
 
 
 def test_migrate_accepts_a_sqlite_url_and_the_environment(tmp_path: Path) -> None:
@@ -179,7 +179,7 @@ def test_the_console_script_is_installed_and_works(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"applied": [1, 2], "version": 2}
+    assert json.loads(result.stdout) == {"applied": [1, 2, 3], "version": 3}
 
 
 def seed_runs(db: Path, started: list[str]) -> None:

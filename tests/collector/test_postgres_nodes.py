@@ -80,8 +80,8 @@ def test_every_admin_command_works_on_a_postgresql_database(postgres_database: C
         assert PASSWORD not in result.stdout + result.stderr
         return result.stdout
 
-    assert run("migrate") == "applied migration(s) 1, 2; schema is at version 2\n"
-    assert run("migrate") == "schema is up to date (version 2)\n"
+    assert run("migrate") == "applied migration(s) 1, 2, 3; schema is at version 3\n"
+    assert run("migrate") == "schema is up to date (version 3)\n"
     assert run("org", "create", "acme") == "created org acme\n"
     assert run("project", "create", "acme", "web") == "created project acme/web\n"
     assert [org["name"] for org in admin_json(url, "org", "list")] == ["acme"]

@@ -1,0 +1,17 @@
+-- 0003: sessions of the web pages. A browser that signs in with a read token gets a random
+-- session id in its cookie; only the id's SHA-256 is stored, so a copy of the database signs
+-- nobody in. A session belongs to the token that signed in: deleting the token deletes its
+-- sessions, and revoking it deletes them too (the store does both in one transaction).
+-- The idle and absolute lifetimes are settings, checked against last_seen_at and created_at,
+-- so changing them applies to sessions already open.
+CREATE TABLE web_sessions (
+    id_hash      BLOB PRIMARY KEY,
+    token_id     TEXT NOT NULL REFERENCES tokens (token_id) ON DELETE CASCADE,
+    created_at   TEXT NOT NULL,
+    last_seen_at TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE INDEX web_sessions_token_id ON web_sessions (token_id);
+-- purging expired sessions reads these, oldest first
+CREATE INDEX web_sessions_last_seen_at ON web_sessions (last_seen_at);
+CREATE INDEX web_sessions_created_at ON web_sessions (created_at);
