@@ -74,6 +74,17 @@ def _positive_seconds(value: str) -> float:
     return number
 
 
+#: the longest a web session may last: a year
+MAX_SESSION_S = 366 * 86_400.0
+
+
+def _session_seconds(value: str) -> float:
+    number = float(value)
+    if not 0 < number <= MAX_SESSION_S:
+        raise ValueError(f"must be a number of seconds above 0 and at most {MAX_SESSION_S:g} (a year)")
+    return number
+
+
 def _log_format(value: str) -> str:
     if value not in ("json", "text"):
         raise ValueError("must be 'json' or 'text'")
@@ -135,6 +146,11 @@ class Settings:
     #: address of a reverse proxy whose X-Forwarded-Proto/-For/-Host/-Port headers are believed
     #: (e.g. the TLS terminator, so web page cookies are Secure); "" believes no proxy
     trusted_proxy: str = ""
+    #: a web page session ends after this many seconds without a page view (12 h: a working day,
+    #: not the night), and this many seconds after signing in however busy it is (7 days: a copied
+    #: cookie works a week at most, and a user pastes a token once a week)
+    session_idle_s: float = 12 * 3600.0
+    session_absolute_s: float = 7 * 86_400.0
 
     def proxy_options(self) -> dict[str, Any]:
         """waitress's options for believing ``trusted_proxy``'s forwarded headers, and no one else's."""
@@ -206,6 +222,8 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "token_rate_per_s": _non_negative_float,
     "token_burst": _positive_int,
     "trusted_proxy": str,
+    "session_idle_s": _session_seconds,
+    "session_absolute_s": _session_seconds,
 }
 
 

@@ -36,7 +36,9 @@ CONTENT_SECURITY_POLICY = (
 SECURITY_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
     "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
+    # same-origin, not no-referrer: our own form POSTs then carry Origin, which refuses login CSRF in browsers
+    # without Fetch Metadata (no-referrer makes them send "Origin: null"); other sites still learn no URL
+    "Referrer-Policy": "same-origin",
     "X-Frame-Options": "DENY",
 }
 HTML_TYPE = "text/html; charset=utf-8"

@@ -6,8 +6,10 @@ project of the signed-in token only, and renders one template.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import urlsplit
 
 import bottle
 
@@ -19,7 +21,7 @@ from ..model import RUN_STATUSES, Project, TestResult
 from . import charts
 from . import format as fmt
 from .render import PROJECT_KEY, STATIC, WebPlugin, error_page, render, safe_next
-from .session import SignInRefused, current_principal, forget, remember, sign_in
+from .session import SignInRefused, WebSessions, check_pasted_token, forget, remember, session_cookie
 
 if TYPE_CHECKING:
     from ..app import AppState
@@ -48,25 +50,87 @@ def _attention(test: TestResult) -> int:
     return STATUS_ORDER.get(test.status, 2)
 
 
+CROSS_SITE = "this form can only be sent from the collector's own pages"
+NO_ORIGIN = (
+    "this form can only be sent from the collector's own pages, and the request did not say where it came from "
+    "(a browser sends Origin; another client must send Origin: the collector's own address)"
+)
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(url: str) -> tuple[str, str, int | None] | None:
+    """Scheme, host and port of a URL, default port filled in; None when it has no host or a bad port."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.scheme or not parts.hostname:
+        return None
+    scheme = parts.scheme.lower()
+    return scheme, parts.hostname.lower(), port or _DEFAULT_PORTS.get(scheme)
+
+
 def _refuse_cross_site_post() -> None:
-    """A form POST must come from our own pages; browsers say where it came from in Sec-Fetch-Site."""
-    site = bottle.request.get_header("Sec-Fetch-Site")
+    """Refuse a form POST that did not come from our own pages, before it changes anything.
+
+    Sec-Fetch-Site, when sent, must be same-origin (or none: the user's own
+    navigation). Browsers without Fetch Metadata (and every browser over plain
+    HTTP to a host other than localhost) are judged by Origin, or without it by
+    Referer: scheme, host and port must be this request's own, as
+    ``request.urlparts`` has them (behind TESTRUN_TRUSTED_PROXY, the proxy's).
+    ``Origin: null`` can come from any site (a sandboxed frame), so only
+    Sec-Fetch-Site can vouch for it. A request with none of the three is
+    refused: every browser of the last years sends Origin on a form POST, and
+    one that does not would sign in for whichever site made it.
+    """
+    request = bottle.request
+    site = request.get_header("Sec-Fetch-Site")
     if site is not None and site not in ("same-origin", "none"):
-        raise BadRequest("this form can only be sent from the collector's own pages")
+        raise BadRequest(CROSS_SITE)
+    own = _origin(f"{request.urlparts.scheme}://{request.urlparts.netloc}")
+    origin = request.get_header("Origin")
+    if origin is not None and origin.strip() != "null":
+        if _origin(origin.strip()) != own:
+            raise BadRequest(CROSS_SITE)
+        return
+    if origin is None and request.get_header("Referer"):
+        if _origin(request.get_header("Referer").strip()) != own:
+            raise BadRequest(CROSS_SITE)
+        return
+    if site is None:
+        raise BadRequest(CROSS_SITE if origin is not None else NO_ORIGIN)
 
 
 def register(app: bottle.Bottle, state: AppState) -> None:
     analytics = Analytics(state.store)
     plugin = WebPlugin(state)
+    sessions = WebSessions(state.store, state.settings)
 
     def page(path: str, method: str = "GET", **config: Any) -> Decorator:
-        """A UI route: rendered by WebPlugin (HTML, headers) instead of the API's JSON plugin."""
-        return cast(Decorator, app.route(path, method, skip=["testrun-api"], apply=[plugin], **config))
+        """A UI route: rendered by WebPlugin (HTML, headers) instead of the API's JSON plugin.
+
+        Every POST page refuses a form sent from another site before its own code runs.
+        """
+        route = cast(Decorator, app.route(path, method, skip=["testrun-api"], apply=[plugin], **config))
+        if method != "POST":
+            return route
+
+        def same_site_only(callback: Callable[..., Any]) -> Callable[..., Any]:
+            @functools.wraps(callback)
+            def checked(*args: Any, **kwargs: Any) -> Any:
+                _refuse_cross_site_post()
+                return callback(*args, **kwargs)
+
+            route(checked)
+            return callback
+
+        return same_site_only
 
     def signed_in() -> Project:
-        """The project whose read token the session cookie holds (or a redirect to sign in)."""
-        project = current_principal(state.auth).project
-        assert project is not None  # current_principal refuses admin tokens
+        """The project of the signed-in session (or a redirect to sign in)."""
+        project = sessions.principal(session_cookie()).project
+        assert project is not None  # sessions of admin tokens are never usable
         request_context(bottle.request.environ).update(project=project.slug)
         bottle.request.environ[PROJECT_KEY] = project
         return project
@@ -100,23 +164,24 @@ def register(app: bottle.Bottle, state: AppState) -> None:
 
     @page("/ui/signin", "POST")
     def signin() -> str | bottle.HTTPResponse:
-        _refuse_cross_site_post()
         form = bottle.request.forms
         target = safe_next(form.getunicode("next"))
         try:
-            token, _ = sign_in(state.auth, state.store, form.getunicode("token") or "")
+            principal = check_pasted_token(
+                state.auth, state.store, form.getunicode("token") or "", client=bottle.request.remote_addr or ""
+            )
         except SignInRefused as refused:
             bottle.response.status = refused.status
             for name, value in refused.headers.items():
                 bottle.response.set_header(name, value)
             return render("signin", title="Sign in", error=refused.message, notice=None, next=target)
         answer = bottle.HTTPResponse(status=303, headers={"Location": target})
-        remember(answer, token)
+        remember(answer, sessions.start(principal.token_id))
         return answer
 
     @page("/ui/signout", "POST")
     def signout() -> bottle.HTTPResponse:
-        _refuse_cross_site_post()
+        sessions.end(session_cookie())
         answer = bottle.HTTPResponse(status=303, headers={"Location": "/ui/signin?signed_out=1"})
         forget(answer)
         return answer

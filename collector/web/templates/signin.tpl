@@ -16,6 +16,7 @@
   <button type="submit">Sign in</button>
 </form>
 <p class="help">Paste a token with the <code>read</code> scope of your project, made with
-<code>testrun-admin token create ORG/PROJECT --scope read</code>. This browser keeps it in a cookie
-until you sign out or close it; the token is never shown again.</p>
+<code>testrun-admin token create ORG/PROJECT --scope read</code>. The token is never shown again, and
+not kept in this browser: it gets a session cookie that ends when you sign out, when the token is revoked,
+or after a while without use.</p>
 </section>

@@ -27,7 +27,9 @@ def sign_in() -> Callable[[str, str], requests.Session]:
 
     def sign_in(url: str, token: str) -> requests.Session:
         session = requests.Session()
-        response = session.post(f"{url}/ui/signin", data={"token": token}, allow_redirects=False, timeout=30)
+        response = session.post(
+            f"{url}/ui/signin", data={"token": token}, headers={"Origin": url}, allow_redirects=False, timeout=30
+        )
         assert response.status_code == 303, response.text
         return session
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from collector.web.render import CONTENT_SECURITY_POLICY
-from collector_harness import CollectorProcess, ProjectAccess, new_project
+from collector_harness import CollectorProcess, ProjectAccess, a_run, new_project
 from web_demo import (
     Seeded,
     FAILING,
@@ -303,7 +303,7 @@ def test_every_answer_of_the_web_pages_carries_a_strict_content_security_policy(
     for response in answers:
         assert response.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY, response.url
         assert response.headers["X-Content-Type-Options"] == "nosniff"
-        assert response.headers["Referrer-Policy"] == "no-referrer"
+        assert response.headers["Referrer-Policy"] == "same-origin"
     assert "default-src 'none'" in CONTENT_SECURITY_POLICY and "script-src" not in CONTENT_SECURITY_POLICY
     assert all(r.headers["Cache-Control"] == "no-store" for r in answers[:-1])
 
@@ -325,7 +325,9 @@ def test_the_token_appears_in_no_page_and_no_log_line(
     paths += ["/ui/runs/" + quote(seeded.runs[0].run_id, safe=""), "/ui/tests?" + urlencode({"test_id": FAILING})]
 
     bodies = [get(ui, project, path).text for path in paths]
-    refused = requests.post(f"{project.url}/ui/signin", data={"token": project.ingest_token}, timeout=30)
+    refused = requests.post(
+        f"{project.url}/ui/signin", data={"token": project.ingest_token}, headers={"Origin": project.url}, timeout=30
+    )
 
     for token in (project.read_token, project.ingest_token):
         secret = token.split("_", 2)[2]
@@ -345,3 +347,75 @@ def test_a_page_asked_for_with_the_wrong_method_answers_an_html_405_and_the_api_
     assert "that kind of request" in page.text and "Allow" in page.headers
     assert page.headers["Content-Security-Policy"] == CONTENT_SECURITY_POLICY
     assert (api.status_code, api.json()["error"]) == (405, "method_not_allowed")
+
+
+# --- a run's tests, a page at a time -----------------------------------------------------------
+from collector.validation import DETAILS_MAX, MESSAGE_MAX, TEST_ID_MAX, TEST_TEXT_MAX  # noqa: E402
+from collector.web.routes import RUN_PAGE_MAX_BYTES, RUN_TESTS_PER_PAGE  # noqa: E402
+
+#: the characters HTML escaping makes longest (&quot; &#039; &amp; &lt;)
+HEAVY = "\"'&<"
+
+
+def heavy(prefix: str, size: int) -> str:
+    return (prefix + HEAVY * size)[:size]
+
+
+def worst_case_tests(count: int) -> list[dict[str, object]]:
+    """Tests at every cap of validation, made of the costliest characters; every fifth one passed."""
+    return [
+        {
+            "id": heavy(f"t{i:05d}", TEST_ID_MAX),
+            "name": heavy(f"n{i:05d}", TEST_TEXT_MAX),
+            "suite": heavy("s", TEST_TEXT_MAX),
+            "status": "passed" if i % 5 == 0 else "failed",
+            "message": heavy("m\n", MESSAGE_MAX),
+            "details": heavy("d", DETAILS_MAX),
+        }
+        for i in range(count)
+    ]
+
+
+def test_a_run_page_of_worst_case_tests_is_paged_failures_first_and_each_page_is_bounded(
+    collector: CollectorProcess, sign_in: SignIn
+) -> None:
+    project = new_project(collector, collector.admin_token)
+    tests = worst_case_tests(RUN_TESTS_PER_PAGE + 40)
+    assert project.post_run(a_run("worst", tests=tests)).status_code == 201
+    session = sign_in(project.url, project.read_token)
+
+    names: list[str] = []
+    sizes: list[int] = []
+    path: str | None = "/ui/runs/worst"
+    while path is not None:
+        response = get(session, project, path)
+        assert response.status_code == 200
+        sizes.append(len(response.content))
+        page = response.text
+        assert "<dt>Tests</dt><dd>240</dd>" in page and "<dt>Failed</dt><dd>192</dd>" in page
+        names.extend(html.unescape(name) for name in re.findall(r'<th scope="row" class="test"><a href="[^"]*">([^<]*)</a>', page))
+        following = [href for href in hrefs(page) if href.startswith("/ui/runs/worst?cursor=")]
+        path = following[0] if following else None
+
+    assert len(sizes) == 2
+    failed = [t["name"] for t in tests if t["status"] == "failed"]
+    passed = [t["name"] for t in tests if t["status"] == "passed"]
+    assert names == failed + passed
+    assert max(sizes) < RUN_PAGE_MAX_BYTES
+    assert heavy("d", DETAILS_MAX)[:1000] + "…</pre>" in html.unescape(page)  # details are cut on the page
+
+
+def test_the_old_show_all_link_leads_to_the_first_page(seeded: Seeded, ui: requests.Session) -> None:
+    run = seeded.runs[-1]
+
+    response = get(ui, seeded.project, "/ui/runs/" + quote(run.run_id, safe="") + "?all=1")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/ui/runs/" + quote(run.run_id, safe="")
+
+
+def test_a_run_page_with_a_cursor_it_did_not_make_is_an_html_400(seeded: Seeded, ui: requests.Session) -> None:
+    response = get(ui, seeded.project, "/ui/runs/" + quote(seeded.runs[-1].run_id, safe="") + "?cursor=bogus")
+
+    assert response.status_code == 400
+    assert "the tests cursor is not valid" in response.text
