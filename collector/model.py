@@ -8,6 +8,18 @@ from typing import Any
 TEST_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 RUN_STATUSES = ("passed", "failed", "error", "skipped")
 SCOPES = ("ingest", "read", "admin")
+#: how soon a test of a run is listed: what needs attention first (failures, then flaky passes)
+ATTENTION_RANKS = {"failed": 0, "error": 0, "xpassed": 2, "skipped": 3, "xfailed": 3, "passed": 4}
+FLAKY_PASS_RANK = 1
+#: the rank of a status this code does not know
+OTHER_RANK = 2
+
+
+def attention_rank(status: str, flaky: bool) -> int:
+    """Where a test is listed among its run's tests: lower ranks first."""
+    if flaky and status == "passed":
+        return FLAKY_PASS_RANK
+    return ATTENTION_RANKS.get(status, OTHER_RANK)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +175,20 @@ class InsertOutcome:
 class RunPage:
     runs: list[StoredRun]
     next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TestPage:
+    """One page of a run's tests, what needs attention first; the cursors are opaque.
+
+    ``after[i]`` is the cursor of the page that starts after ``tests[i]``, so a
+    caller that sends only part of the page can still say where to go on.
+    """
+
+    __test__ = False  # a record, not a pytest test class
+    tests: list[TestResult]
+    next_cursor: str | None
+    after: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -10,13 +11,21 @@ import bottle
 from ..body import read_json_body
 from ..errors import RunConflict
 from ..middleware import request_context
-from ..model import InsertOutcome, Project, RunPayload, StoredRun
+from ..model import InsertOutcome, Project, RunPayload, StoredRun, TestPage
 from ..params import bounded_int, status_filter
 from ..timeutil import utc_now
 from ..validation import validate_minimal, validate_run
 
 MAX_PAGE = 200
 DEFAULT_PAGE = 50
+#: tests in one answer of GET /api/v1/runs/{run_id}, by default and at most
+DEFAULT_TESTS_PAGE = 500
+MAX_TESTS_PAGE = 1000
+#: JSON bytes of tests after which an answer stops early (next_tests_cursor goes on from there); a test at
+#: every cap of collector.validation, written as escape-heavy as JSON allows, is under 500 KB, so no answer
+#: passes TESTS_PAGE_BYTES + MAX_TEST_JSON_BYTES + the summary (metadata capped at 32 keys of 2 KB each)
+TESTS_PAGE_BYTES = 4 * 1024 * 1024
+MAX_TEST_JSON_BYTES = 512 * 1024
 #: JSON values a run body may hold per allowed test (a test with every field is 12), plus some for the rest
 VALUES_PER_TEST = 16
 VALUES_BESIDES_TESTS = 10_000
@@ -46,8 +55,19 @@ def run_summary(run: StoredRun) -> dict[str, Any]:
     }
 
 
-def run_detail(run: StoredRun) -> dict[str, Any]:
-    return {**run_summary(run), "tests": [test.as_dict() for test in run.tests or []]}
+def run_detail(run: StoredRun, page: TestPage, max_bytes: int = TESTS_PAGE_BYTES) -> dict[str, Any]:
+    """The run's summary and the page's tests, cut where their JSON passes ``max_bytes`` (at least one test)."""
+    tests: list[dict[str, Any]] = []
+    size = 0
+    next_cursor = page.next_cursor
+    for index, test in enumerate(page.tests):
+        if tests and size >= max_bytes:
+            next_cursor = page.after[index - 1]
+            break
+        item = test.as_dict()
+        size += len(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
+        tests.append(item)
+    return {**run_summary(run), "tests": tests, "next_tests_cursor": next_cursor}
 
 
 def page_limit(raw: str | None) -> int:
@@ -109,4 +129,8 @@ def register(app: bottle.Bottle, state: Any) -> None:
     def get_run(run_id: str) -> dict[str, Any]:
         principal = state.authenticate("read")
         request_context(bottle.request.environ).update(project=principal.project.slug, run_id=run_id)
-        return run_detail(state.store.get_run(principal.project, run_id))
+        query = bottle.request.query
+        limit = bounded_int("tests_limit", query.getunicode("tests_limit"), DEFAULT_TESTS_PAGE, MAX_TESTS_PAGE)
+        cursor = query.getunicode("tests_cursor") or None
+        stored = state.store.get_run(principal.project, run_id, with_tests=False)
+        return run_detail(stored, state.store.list_run_tests(principal.project, run_id, limit=limit, cursor=cursor))

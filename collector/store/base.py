@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TokenRecord, WebSession
+from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TestPage, TokenRecord, WebSession
 from .analytics import AnalyticsReads
 
 
@@ -88,7 +88,6 @@ class Store(AnalyticsReads, ABC):
         Revoking twice keeps the first time.
         """
 
-
     @abstractmethod
     def touch_token(self, token_id: str, when: str) -> None:
         """Record last use."""
@@ -131,6 +130,16 @@ class Store(AnalyticsReads, ABC):
     @abstractmethod
     def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
         """Raise NotFound when this project has no such run (another project's run included)."""
+
+    @abstractmethod
+    def list_run_tests(self, project: Project, run_id: str, *, limit: int, cursor: str | None = None) -> TestPage:
+        """One page of at most ``limit`` of the run's tests: failures first, then flaky passes, then the rest.
+
+        Ordered by attention rank (model.attention_rank), then the order the
+        tests were sent in; the query reads one page, never the whole run.
+        Raise NotFound as get_run does, BadRequest for a cursor this store did
+        not make.
+        """
 
     @abstractmethod
     def list_runs(

@@ -48,7 +48,7 @@ from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord, WebSession
+from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestPage, TestResult, TokenRecord, WebSession
 from ..timeutil import format_utc, utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
@@ -60,6 +60,10 @@ from .records import (
     result_from_values,
     result_values,
     run_params,
+    run_tests_page,
+    run_tests_page_sql,
+    run_tests_params,
+    tests_position,
     runs_before_filter,
     runs_page,
     runs_page_filter,
@@ -105,6 +109,8 @@ _SELECT_RUNS = """
 _SELECT_RUN = f"{_SELECT_RUNS} WHERE project_id = %s AND run_id = %s"
 _COPY_RESULTS = f"COPY test_results (run_pk, {', '.join(RESULT_COLUMNS)}) FROM STDIN"
 _SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = %s ORDER BY seq"
+_SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = %s AND run_id = %s"
+_SELECT_TESTS_PAGE = run_tests_page_sql("%s")
 _SELECT_PROJECTS = "SELECT p.id, o.name AS org, p.name, p.created_at FROM projects p JOIN orgs o ON o.id = p.org_id"
 _SELECT_TOKENS = """
     SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
@@ -481,6 +487,16 @@ class PostgresStore(Store):
                 cursor = conn.cursor(row_factory=tuple_row)  # plain tuples: a run may hold 100,000 tests
                 tests = [result_from_values(values) for values in cursor.execute(_SELECT_RESULTS, (row["id"],))]
         return stored_run_from_row(row, tests)
+
+    def list_run_tests(self, project: Project, run_id: str, *, limit: int, cursor: str | None = None) -> TestPage:
+        position = tests_position(limit, cursor)
+        with self._connection() as conn:
+            row = conn.execute(_SELECT_RUN_PK, (project.id, run_id)).fetchone()
+            if row is None:
+                raise NotFound(f"run {run_id!r} not found")
+            reader = conn.cursor(row_factory=tuple_row)
+            rows = reader.execute(_SELECT_TESTS_PAGE, run_tests_params(row["id"], limit, position)).fetchall()
+        return run_tests_page(rows, limit)
 
     def list_runs(
         self,

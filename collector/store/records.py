@@ -15,11 +15,15 @@ from typing import Any, Protocol
 
 from ..errors import BadRequest, FieldError
 from ..model import (
+    ATTENTION_RANKS,
+    FLAKY_PASS_RANK,
+    OTHER_RANK,
     Counts,
     Project,
     RunPage,
     RunPayload,
     StoredRun,
+    TestPage,
     TestResult,
     TokenRecord,
     WebSession,
@@ -228,6 +232,86 @@ def result_from_values(values: Sequence[Any]) -> TestResult:
     """A test from its ``RESULT_COLUMNS[1:]`` values (everything but seq)."""
     test_id, name, suite, file, line, status, duration_ms, attempts, flaky, message, details = values
     return TestResult(test_id, name, suite, file, line, status, duration_ms, attempts, bool(flaky), message, details)
+
+
+# --- one run's tests, a page at a time ----------------------------------------------
+#: attention_rank() in SQL, over the test_results columns status and flaky (0/1 in SQLite, boolean in PostgreSQL)
+ATTENTION_SQL = (
+    f"CASE WHEN status = 'passed' AND flaky THEN {FLAKY_PASS_RANK} "
+    + " ".join(f"WHEN status = '{status}' THEN {rank}" for status, rank in ATTENTION_RANKS.items())
+    + f" ELSE {OTHER_RANK} END"
+)
+#: where a first page starts: before every (rank, seq)
+_TESTS_START = (-1, -1)
+
+
+def run_tests_page_sql(param: str) -> str:
+    """One page of a run's tests by (attention rank, seq), after a position; parameters run_pk, rank, seq, limit, run_pk.
+
+    The rank is computed over the run's rows only (the primary key's run_pk
+    range, reading status and flaky), sorted and cut to the page; only the
+    page's rows are then read in full, so the long message and details of the
+    other tests are never loaded. Ties keep the order the tests were sent in.
+    """
+    columns = ", ".join(f"t.{column}" for column in RESULT_COLUMNS[1:])
+    return f"""
+        SELECT {columns}, page.rank, page.seq
+        FROM (
+            SELECT seq, rank FROM (
+                SELECT seq, {ATTENTION_SQL} AS rank FROM test_results WHERE run_pk = {param}
+            ) ranked
+            WHERE (rank, seq) > ({param}, {param})
+            ORDER BY rank, seq
+            LIMIT {param}
+        ) page
+        JOIN test_results t ON t.run_pk = {param} AND t.seq = page.seq
+        ORDER BY page.rank, page.seq
+    """
+
+
+def tests_position(limit: int, cursor: str | None) -> tuple[int, int]:
+    """Check a page request before any query: the (rank, seq) a page starts after."""
+    if limit < 1:
+        raise BadRequest("the page of tests must hold at least 1 test")
+    return _TESTS_START if cursor is None else decode_tests_cursor(cursor)
+
+
+def run_tests_params(run_pk: int, limit: int, position: tuple[int, int]) -> tuple[Any, ...]:
+    """The parameters of run_tests_page_sql(); one more row than ``limit`` says whether a next page exists."""
+    return (run_pk, *position, limit + 1, run_pk)
+
+
+def run_tests_page(rows: Sequence[Sequence[Any]], limit: int) -> TestPage:
+    """From rows of ``RESULT_COLUMNS[1:]`` values, rank and seq: the page, and the next cursor if a row was left."""
+    page = rows[:limit]
+    after = [encode_tests_cursor(row[-2], row[-1]) for row in page]
+    next_cursor = after[-1] if len(rows) > limit else None
+    return TestPage([result_from_values(row[:-2]) for row in page], next_cursor, after)
+
+
+def encode_tests_cursor(rank: int, seq: int) -> str:
+    """The position after a listed test: url-safe base64, unpadded, of ``["t", rank, seq]``."""
+    raw = dump_json(["t", rank, seq]).encode("ascii")
+    return base64.urlsafe_b64encode(raw).decode("ascii").rstrip("=")
+
+
+def decode_tests_cursor(cursor: str) -> tuple[int, int]:
+    try:
+        raw = base64.b64decode(cursor + "=" * (-len(cursor) % 4), altchars=b"-_", validate=True)
+        value = json.loads(raw)
+    except (binascii.Error, ValueError):
+        raise BadRequest("the tests cursor is not valid: use the next cursor of a previous page, unchanged") from None
+    if not (
+        isinstance(value, list)
+        and len(value) == 3
+        and value[0] == "t"
+        and type(value[1]) is int
+        and type(value[2]) is int
+        and 0 <= value[1] < 100
+        and 0 <= value[2] < 2**31
+    ):
+        raise BadRequest("the tests cursor is not valid: it does not mark a position in a run's tests")
+    return value[1], value[2]
 
 
 def repeated_test_id(tests: list[TestResult]) -> FieldError | None:

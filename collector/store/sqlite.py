@@ -30,7 +30,7 @@ from typing import Any
 
 from ..analytics import duration_bucket
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestResult, TokenRecord, WebSession
+from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestPage, TestResult, TokenRecord, WebSession
 from ..timeutil import utc_now
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
@@ -42,6 +42,10 @@ from .records import (
     result_from_values,
     result_values,
     run_params,
+    run_tests_page,
+    run_tests_page_sql,
+    run_tests_params,
+    tests_position,
     runs_before_filter,
     runs_page,
     runs_page_filter,
@@ -76,6 +80,8 @@ _INSERT_RESULTS = (
     f"VALUES ({', '.join('?' * (1 + len(RESULT_COLUMNS)))})"
 )
 _SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = ? ORDER BY seq"
+_SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ?"
+_SELECT_TESTS_PAGE = run_tests_page_sql("?")
 _SELECT_PROJECTS = "SELECT p.id, o.name AS org, p.name, p.created_at FROM projects p JOIN orgs o ON o.id = p.org_id"
 _SELECT_TOKENS = """
     SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
@@ -548,6 +554,17 @@ class SQLiteStore(Store):
                 cursor.row_factory = None  # plain tuples: a run may hold 100,000 tests
                 tests = [result_from_values(values) for values in cursor.execute(_SELECT_RESULTS, (row["id"],))]
         return stored_run_from_row(row, tests)
+
+    def list_run_tests(self, project: Project, run_id: str, *, limit: int, cursor: str | None = None) -> TestPage:
+        position = tests_position(limit, cursor)
+        with self._transaction("BEGIN") as conn:
+            row = conn.execute(_SELECT_RUN_PK, (project.id, run_id)).fetchone()
+            if row is None:
+                raise NotFound(f"run {run_id!r} not found")
+            reader = conn.cursor()
+            reader.row_factory = None
+            rows = reader.execute(_SELECT_TESTS_PAGE, run_tests_params(row["id"], limit, position)).fetchall()
+        return run_tests_page(rows, limit)
 
     def list_runs(
         self,

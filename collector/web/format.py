@@ -11,8 +11,11 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ..analytics import DEFAULT_DAYS, Window
 from ..timeutil import parse_rfc3339
+from ..validation import METADATA_VALUE_MAX, RUN_ID_MAX, TEST_ID_MAX, TEST_TEXT_MAX
 
 UI = "/ui"
+#: characters of the one-line summary of a message
+FIRST_LINE_WIDTH = 160
 
 #: how a test or run status is drawn (a CSS class); anything else is drawn as "other"
 STATUS_KINDS = {
@@ -91,7 +94,7 @@ def short_commit(commit: object) -> str:
     return text[:10]
 
 
-def first_line(text: str | None, width: int = 160) -> str:
+def first_line(text: str | None, width: int = FIRST_LINE_WIDTH) -> str:
     if not text:
         return ""
     line = text.strip().splitlines()[0] if text.strip() else ""
@@ -109,6 +112,30 @@ def external_url(url: object) -> str | None:
     return url if scheme in ("http", "https") else None
 
 
+# --- bounds of a run page ------------------------------------------------------------
+#: characters of a test's message and of its details shown on a run page; the API has the full text
+MESSAGE_SHOWN = 500
+DETAILS_SHOWN = 1000
+#: the template escapes one character of text into at most 6 bytes (``&quot;``, ``&#039;``), a link's query
+#: into at most 3 (``%22``); every text a run page shows is ASCII, bar the "…" that ends a cut text
+_ESCAPED, _QUOTED = 6, 3
+#: the most bytes one row of a run page's tests takes: its link, name, suite or id, the texts as cut, markup
+RUN_ROW_MAX_BYTES = (
+    _QUOTED * TEST_ID_MAX
+    + _ESCAPED * (TEST_TEXT_MAX + max(TEST_ID_MAX, TEST_TEXT_MAX) + FIRST_LINE_WIDTH + MESSAGE_SHOWN + DETAILS_SHOWN)
+    + 2048
+)
+#: the most bytes of a run page besides its rows: the run id (title, heading, links), the CI and VCS facts, the layout
+RUN_HEAD_MAX_BYTES = _ESCAPED * (4 * RUN_ID_MAX + 8 * METADATA_VALUE_MAX) + 16 * 1024
+
+
+def clip(text: str | None, limit: int) -> str:
+    """At most ``limit`` characters of ``text``, and "…" when there was more."""
+    if not text:
+        return ""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
 # --- links ---------------------------------------------------------------------------
 def page(path: str, **query: object) -> str:
     """A UI path with the query parameters that have a value."""
@@ -116,9 +143,9 @@ def page(path: str, **query: object) -> str:
     return UI + path + ("?" + urlencode(params) if params else "")
 
 
-def run_href(run_id: str) -> str:
+def run_href(run_id: str, **query: object) -> str:
     # safe="" so "/" is encoded too: the whole id stays one path segment a browser cannot reinterpret
-    return f"{UI}/runs/{quote(run_id, safe='')}"
+    return page(f"/runs/{quote(run_id, safe='')}", **query)
 
 
 def test_href(test_id: str, **query: object) -> str:

@@ -14,10 +14,11 @@ from urllib.parse import urlsplit
 import bottle
 
 from ..analytics import Analytics, Window, parse_days, parse_limit
+from ..api.runs import run_url
 from ..errors import BadRequest, NotFound
 from ..middleware import request_context
 from ..params import status_filter
-from ..model import RUN_STATUSES, Project, TestResult
+from ..model import ATTENTION_RANKS, RUN_STATUSES, Project
 from . import charts
 from . import format as fmt
 from .render import PROJECT_KEY, STATIC, WebPlugin, error_page, render, safe_next
@@ -31,23 +32,20 @@ Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 #: runs per page of the runs list, and history entries per page of a test
 RUNS_PER_PAGE = 50
 HISTORY_PER_PAGE = 50
-#: tests listed on a run page before "show all"; failures are always listed
-RUN_TESTS_SHOWN = 500
+#: tests per page of a run page, what needs attention first (model.attention_rank)
+RUN_TESTS_PER_PAGE = 200
+#: the most bytes a run page can take: each row is bounded (fields capped at ingest, long texts cut
+#: to fmt.MESSAGE_SHOWN / fmt.DETAILS_SHOWN characters, all at worst 6 bytes a character once escaped)
+RUN_PAGE_MAX_BYTES = RUN_TESTS_PER_PAGE * fmt.RUN_ROW_MAX_BYTES + fmt.RUN_HEAD_MAX_BYTES
 #: rows of each table on the overview
 OVERVIEW_ROWS = 5
-#: the order tests are listed in on a run page: what needs attention first
-STATUS_ORDER = {"failed": 0, "error": 0, "xpassed": 2, "skipped": 3, "xfailed": 3, "passed": 4}
+#: the order tests are listed in on a run page: what needs attention first (the store sorts by it)
+STATUS_ORDER = ATTENTION_RANKS
 
 
 def _query(name: str) -> str | None:
     value = bottle.request.query.getunicode(name)
     return value if value else None
-
-
-def _attention(test: TestResult) -> int:
-    if test.flaky and test.status == "passed":
-        return 1
-    return STATUS_ORDER.get(test.status, 2)
 
 
 CROSS_SITE = "this form can only be sent from the collector's own pages"
@@ -229,23 +227,24 @@ def register(app: bottle.Bottle, state: AppState) -> None:
         )
 
     @page("/ui/runs/<run_id:path>")
-    def run(run_id: str) -> str:
+    def run(run_id: str) -> str | bottle.HTTPResponse:
         project = signed_in()
         request_context(bottle.request.environ)["run_id"] = run_id
-        stored = state.store.get_run(project, run_id)
-        tests = sorted(stored.tests or [], key=_attention)
-        show_all = _query("all") == "1"
-        attention = sum(1 for test in tests if _attention(test) <= 1)
-        shown = tests if show_all else tests[: max(RUN_TESTS_SHOWN, attention)]
+        if _query("all") is not None:  # the old "show all tests" link: every test on one page is no longer offered
+            return bottle.HTTPResponse(status=303, headers={"Location": fmt.run_href(run_id)})
+        cursor = _query("cursor")
+        stored = state.store.get_run(project, run_id, with_tests=False)
+        listing = state.store.list_run_tests(project, run_id, limit=RUN_TESTS_PER_PAGE, cursor=cursor)
         return render(
             "run",
             title=f"Run {stored.run_id}",
             section="runs",
             project=project,
             run=stored,
-            tests=shown,
-            hidden=len(tests) - len(shown),
-            show_all=fmt.run_href(stored.run_id) + "?all=1",
+            tests=listing.tests,
+            api_url=run_url(stored.run_id),
+            next_page=fmt.run_href(stored.run_id, cursor=listing.next_cursor) if listing.next_cursor else None,
+            first_page=fmt.run_href(stored.run_id) if cursor else None,
             job_url=fmt.external_url(stored.ci.get("url")),
         )
 

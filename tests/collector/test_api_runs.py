@@ -54,7 +54,7 @@ def test_the_same_run_id_with_other_content_is_a_409_and_the_stored_run_is_uncha
     assert body["error"] == "run_id_conflict"
     assert "label" in body["hint"]
     stored = project.get(project_run_path(a_run()["run_id"])).json()
-    assert [t["status"] for t in stored["tests"]] == ["passed", "failed", "skipped"]
+    assert [t["status"] for t in stored["tests"]] == ["failed", "skipped", "passed"]
 
 
 def project_run_path(run_id: str) -> str:
@@ -238,7 +238,7 @@ def test_a_concurrent_conflicting_post_gets_409_and_the_winner_stays(project: Pr
     assert sorted(answers.values()) == [201, 409]
     winner = first if answers["first"] == 201 else second
     stored = project.get(project_run_path("race")).json()
-    assert [t["status"] for t in stored["tests"]] == [t["status"] for t in winner["tests"]]
+    assert {t["id"]: t["status"] for t in stored["tests"]} == {t["id"]: t["status"] for t in winner["tests"]}
 
 
 def test_the_original_minimal_ingest_route_stores_a_run_with_its_status(project: ProjectAccess) -> None:
@@ -255,7 +255,7 @@ def test_the_original_minimal_ingest_route_stores_a_run_with_its_status(project:
     assert stored["tests"] == []
 
 
-def test_a_run_reads_back_with_its_tests_in_the_order_sent(project: ProjectAccess) -> None:
+def test_a_run_reads_back_with_its_failures_first_then_skips_then_passes(project: ProjectAccess) -> None:
     payload = a_run()
     project.post_run(payload)
 
@@ -264,9 +264,10 @@ def test_a_run_reads_back_with_its_tests_in_the_order_sent(project: ProjectAcces
     assert stored["run_id"] == payload["run_id"]
     assert stored["vcs"] == payload["vcs"]
     assert stored["ci"] == payload["ci"]
-    assert [t["id"] for t in stored["tests"]] == [t["id"] for t in payload["tests"]]
-    assert stored["tests"][1]["message"] == "AssertionError: 1 != 2"
-    assert stored["tests"][0]["attempts"] == 1 and stored["tests"][0]["flaky"] is False
+    assert [t["id"] for t in stored["tests"]] == [payload["tests"][i]["id"] for i in (1, 2, 0)]
+    assert stored["tests"][0]["message"] == "AssertionError: 1 != 2"
+    assert stored["tests"][2]["attempts"] == 1 and stored["tests"][2]["flaky"] is False
+    assert stored["next_tests_cursor"] is None
 
 
 def test_runs_list_newest_first_in_pages_without_gaps_or_repeats(project: ProjectAccess) -> None:
@@ -324,3 +325,103 @@ def test_a_token_cannot_write_into_another_project(collector: Any) -> None:
 
     assert theirs.get(project_run_path("written-by-ours")).status_code == 404
     assert ours.get(project_run_path("written-by-ours")).status_code == 200
+
+
+# --- one run's tests, a page at a time -------------------------------------------------------
+from collector.api.runs import MAX_TEST_JSON_BYTES, TESTS_PAGE_BYTES  # noqa: E402
+from collector.validation import DETAILS_MAX, MESSAGE_MAX, TEST_ID_MAX, TEST_TEXT_MAX  # noqa: E402
+
+#: characters that cost the most once escaped, in JSON (\\", \\u0001) and in HTML (&quot; &#039; &amp; &lt;)
+HEAVY = "\"'&<\x01"
+
+
+def heavy(prefix: str, size: int) -> str:
+    return (prefix + HEAVY * size)[:size]
+
+
+def worst_case_run(run_id: str, tests: int) -> dict[str, Any]:
+    """Tests at every cap of validation, made of the costliest characters; every fifth one passed."""
+    return a_run(
+        run_id,
+        tests=[
+            {
+                "id": heavy(f"t{i:05d}", TEST_ID_MAX).replace("\x01", "x"),
+                "name": heavy(f"n{i:05d}", TEST_TEXT_MAX).replace("\x01", "x"),
+                "suite": heavy("s", TEST_TEXT_MAX),
+                "status": "passed" if i % 5 == 0 else "failed",
+                "message": heavy("m", MESSAGE_MAX),
+                "details": heavy("d", DETAILS_MAX),
+            }
+            for i in range(tests)
+        ],
+    )
+
+
+def worst_case_order(payload: dict[str, Any]) -> list[str]:
+    tests = payload["tests"]
+    return [t["id"] for t in tests if t["status"] == "failed"] + [t["id"] for t in tests if t["status"] == "passed"]
+
+
+#: what an answer holds besides its tests: the run's summary, metadata capped at ingest
+SUMMARY_BYTES = 256 * 1024
+
+
+def test_a_run_is_answered_a_bounded_page_of_tests_at_a_time_failures_first(project: ProjectAccess) -> None:
+    payload = worst_case_run("worst", 120)
+    assert project.post_run(payload).status_code == 201
+
+    seen: list[str] = []
+    sizes: list[int] = []
+    cursor = None
+    while True:
+        answer = project.get(project_run_path("worst"), params={"tests_cursor": cursor} if cursor else {})
+        assert answer.status_code == 200, answer.text
+        sizes.append(len(answer.content))
+        body = answer.json()
+        assert body["counts"]["total"] == 120 and body["counts"]["failed"] == 96
+        seen.extend(test["id"] for test in body["tests"])
+        cursor = body["next_tests_cursor"]
+        if cursor is None:
+            break
+
+    assert seen == worst_case_order(payload)
+    assert len(sizes) > 1
+    assert max(sizes) < TESTS_PAGE_BYTES + MAX_TEST_JSON_BYTES + SUMMARY_BYTES
+    first = project.get(project_run_path("worst"), params={"tests_limit": 1}).json()["tests"]
+    assert first[0]["details"] == payload["tests"][1]["details"]  # the API holds the full text
+
+
+def test_tests_limit_sets_the_page_size_and_next_tests_cursor_walks_every_test_once(project: ProjectAccess) -> None:
+    tests = [{"id": f"t{i:03d}", "status": ("passed", "failed", "skipped")[i % 3]} for i in range(25)]
+    project.post_run(a_run("paged", tests=tests))
+
+    pages: list[list[str]] = []
+    params: dict[str, Any] = {"tests_limit": 10}
+    while True:
+        body = project.get(project_run_path("paged"), params=params).json()
+        pages.append([test["id"] for test in body["tests"]])
+        if body["next_tests_cursor"] is None:
+            break
+        params = {"tests_limit": 10, "tests_cursor": body["next_tests_cursor"]}
+
+    assert [len(page) for page in pages] == [10, 10, 5]
+    by = {status: [t["id"] for t in tests if t["status"] == status] for status in ("failed", "skipped", "passed")}
+    assert sum(pages, []) == by["failed"] + by["skipped"] + by["passed"]
+
+
+@pytest.mark.parametrize(
+    ("query", "problem"),
+    [
+        ("tests_limit=0", "tests_limit must be between 1 and 1000, not 0"),
+        ("tests_limit=1001", "tests_limit must be between 1 and 1000, not 1001"),
+        ("tests_limit=many", "tests_limit='many' is not a whole number"),
+        ("tests_cursor=bm90IGEgY3Vyc29y", "the tests cursor is not valid"),
+    ],
+)
+def test_a_bad_tests_limit_or_cursor_is_a_400_naming_it(project: ProjectAccess, query: str, problem: str) -> None:
+    project.post_run(a_run("bad-paging"))
+
+    answer = project.get(project_run_path("bad-paging") + "?" + query)
+
+    assert answer.status_code == 400
+    assert problem in answer.json()["message"]

@@ -488,11 +488,11 @@ def test_token_listings_never_carry_a_secret_or_its_hash() -> None:
     assert not is_valid("TokenInfo", {**info, "token": "secret"})
 
 
-def test_a_run_detail_is_a_summary_with_its_tests() -> None:
+def test_a_run_detail_is_a_summary_with_a_page_of_its_tests() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     summary, detail = schemas["RunSummary"], schemas["RunDetail"]
 
-    assert set(detail["required"]) == set(summary["required"]) | {"tests"}
+    assert set(detail["required"]) == set(summary["required"]) | {"tests", "next_tests_cursor"}
     assert set(schemas["TestResult"]["required"]) == set(schemas["TestIn"]["properties"])
 
 

@@ -33,6 +33,7 @@
 </dl>
 <h2>Tests</h2>
 % if tests:
+<p class="note">Failures first, then flaky passes, then the rest{{", continued" if first_page else ""}}. Long messages are cut here; the API answers them in full: <code>GET {{api_url}}</code>.</p>
 <div class="table-wrap">
 <table class="tests">
   <thead>
@@ -56,10 +57,10 @@
       <details>
         <summary>{{fmt.first_line(test.message or test.details)}}</summary>
         % if test.message and test.message not in (test.details or ""):
-        <pre>{{test.message}}</pre>
+        <pre>{{fmt.clip(test.message, fmt.MESSAGE_SHOWN)}}</pre>
         % end
         % if test.details:
-        <pre>{{test.details}}</pre>
+        <pre>{{fmt.clip(test.details, fmt.DETAILS_SHOWN)}}</pre>
         % end
       </details>
       % end
@@ -69,9 +70,18 @@
   </tbody>
 </table>
 </div>
-% if hidden:
-<p>{{fmt.count(hidden)}} more tests that passed or were skipped are not listed. <a href="{{show_all}}">Show all tests</a></p>
+% if next_page or first_page:
+<nav class="pager" aria-label="Pages of tests">
+  % if first_page:
+  <a href="{{first_page}}">← First page</a>
+  % end
+  % if next_page:
+  <a href="{{next_page}}" rel="next">Next page →</a>
+  % end
+</nav>
 % end
+% elif first_page:
+<p class="empty">No more tests. <a href="{{first_page}}">← First page</a></p>
 % else:
 <p class="empty">This run reported no tests.</p>
 % end
