@@ -2,10 +2,15 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+from pathlib import Path
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+
+# hostile_server (stand-ins for a broken collector) lives beside the client's tests.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "junit_uploader"))
 
 #: variables that tell the client it runs in CI, or configure it; cleared so each test sets its own
 CLIENT_VARIABLE_PREFIXES = (
