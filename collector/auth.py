@@ -19,6 +19,11 @@ Per request, in this order:
      bcrypt, and the rest of the threads serve verified tokens, whose path
      takes no lock that a bcrypt check holds (bcrypt runs outside ``_lock``
      and releases the GIL);
+   A request whose exact token is being checked by another thread right now
+   waits for that check instead of running its own (a CI matrix's jobs often
+   share one token and start together); at most ``max_waiting`` requests wait
+   so (half the server's threads), the rest are answered 429 as above, so
+   waiting threads never take every thread from verified tokens;
 3. one ``store.get_token`` by id, on every request, so revocation and expiry
    take effect on the next request on every node;
 4. bcrypt, only for a token this process has not verified (a bounded cache
@@ -66,7 +71,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
-from .errors import Forbidden, TooManyRequests, Unauthorized
+from .errors import Forbidden, TooManyRequests, Unauthorized, Unavailable
 from .model import SCOPES, Project, TokenRecord
 from .timeutil import utc_now
 from .tokens import hash_secret, mint_token, parse_token, secret_matches
@@ -87,6 +92,8 @@ FAILURE_REASONS = (
 #: seconds between two last-used writes for one token in one process
 TOUCH_INTERVAL_S = 60.0
 _GLOBAL_WINDOW_S = 1.0
+#: the longest a request waits for another thread's check of its token (a bcrypt takes a fraction of this)
+CHECK_WAIT_S = 10.0
 
 
 class TokenSource(Protocol):
@@ -119,6 +126,19 @@ class _Window:
 
     def remaining(self, now: float, length: float) -> float:
         return self.started + length - now
+
+
+class _Check:
+    """A bcrypt check in flight for one exact token, which other requests with that token may wait for.
+
+    ``outcome`` is ``"verified"``, a failure reason, or None when the check broke (the database, say).
+    """
+
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+        self.outcome: str | None = None
 
 
 class _TokenState:
@@ -164,6 +184,9 @@ class Authenticator:
         self._failures: OrderedDict[tuple[str, str], _Window] = OrderedDict()
         self._global_failures = _Window(clock())
         self._bcrypt_in_flight = 0
+        self._checks: dict[bytes, _Check] = {}
+        self._waiting = 0
+        self._max_waiting = max(1, settings.threads // 2)
         self._dummy_lock = threading.Lock()
         self._dummy: bytes | None = None
 
@@ -204,26 +227,52 @@ class Authenticator:
         return parts[1]
 
     def _verify(self, key: bytes, pair: tuple[str, str], secret: str) -> TokenRecord:
-        """First use of this exact token in this process: throttles, lookup, bcrypt."""
-        token_id = pair[0]
-        self._reserve_bcrypt(pair)
-        failure: str | None = None
+        """First use of this exact token in this process: throttles, lookup, bcrypt; or the outcome of the
+        check of the same token that another request has in flight."""
+        check, leading = self._reserve_bcrypt(key, pair)
+        if not leading:
+            return self._await_check(key, pair, check)
         try:
-            record = self._store.get_token(token_id)
-            if record is None:
-                self._bcrypt(secret, self._dummy_hash())
-                failure = "unknown"
-            elif not self._bcrypt(secret, record.secret_hash):
-                failure = "bad_secret"
-            else:
-                failure = self._lifecycle_failure(record)
+            record, failure = self._check_secret(pair[0], secret)
+            if record is not None and failure is None:
+                self._remember(key, record.secret_hash)
+            check.outcome = failure or "verified"
         finally:
-            self._release_bcrypt(pair, failed=failure is not None)
+            self._release_bcrypt(key, pair, check)
         if failure is not None:
             self._fail(failure)
         assert record is not None
-        self._remember(key, record.secret_hash)
         return record
+
+    def _check_secret(self, token_id: str, secret: str) -> tuple[TokenRecord | None, str | None]:
+        """The token's row, and why it is refused (None when it is not); bcrypt runs either way."""
+        record = self._store.get_token(token_id)
+        if record is None:
+            self._bcrypt(secret, self._dummy_hash())
+            return None, "unknown"
+        if not self._bcrypt(secret, record.secret_hash):
+            return record, "bad_secret"
+        return record, self._lifecycle_failure(record)
+
+    def _await_check(self, key: bytes, pair: tuple[str, str], check: _Check) -> TokenRecord:
+        """Wait for another request's check of this very token, then share its outcome, without a bcrypt."""
+        try:
+            finished = check.done.wait(CHECK_WAIT_S)
+        finally:
+            with self._lock:
+                self._waiting -= 1
+        if not finished:
+            self._count("bcrypt_busy")
+            raise TooManyRequests("too many authentication checks at once; try again shortly", retry_after=1)
+        if check.outcome is None:  # the check broke, as the database did under it: the client retries
+            raise Unavailable("the token could not be checked right now; retry shortly", retry_after=1)
+        if check.outcome != "verified":
+            self._count_failure(pair, bcrypt_ran=False)
+            self._fail(check.outcome)
+        verified_hash = self._cached(key)
+        if verified_hash is None:  # forgotten since: the token was revoked or deleted in between
+            self._fail("unknown")
+        return self._recheck(key, pair[0], verified_hash)
 
     def _recheck(self, key: bytes, token_id: str, verified_hash: bytes) -> TokenRecord:
         """A token verified before: only revocation, expiry or deletion can refuse it now."""
@@ -267,19 +316,27 @@ class Authenticator:
             self._metrics.auth_failures.labels(reason=reason).inc()
 
     # --- throttling failures ------------------------------------------------
-    def _reserve_bcrypt(self, pair: tuple[str, str]) -> None:
-        """Allow one bcrypt check now, or raise 429 at once without running it (nothing waits here)."""
+    def _reserve_bcrypt(self, key: bytes, pair: tuple[str, str]) -> tuple[_Check, bool]:
+        """A new check to run now (leading: True), the check of this token already in flight to wait for
+        (False), or 429 at once, without a bcrypt and without waiting."""
         now = self._clock()
         with self._lock:
-            reason, wait = "throttled", self._per_id_wait(pair, now)
-            if wait == 0:
-                reason, wait = "throttled_global", self._global_wait(now)
-            if wait == 0 and self._bcrypt_in_flight >= self._settings.bcrypt_concurrency:
-                # The check in flight ends within a bcrypt's time; a second is the smallest Retry-After.
-                reason, wait = "bcrypt_busy", 1.0
-            if wait == 0:
-                self._bcrypt_in_flight += 1
-                return
+            running = self._checks.get(key)
+            if running is not None and self._waiting < self._max_waiting:
+                self._waiting += 1
+                return running, False
+            reason, wait = "bcrypt_busy", 1.0
+            if running is None:
+                reason, wait = "throttled", self._per_id_wait(pair, now)
+                if wait == 0:
+                    reason, wait = "throttled_global", self._global_wait(now)
+                if wait == 0 and self._bcrypt_in_flight >= self._settings.bcrypt_concurrency:
+                    # The check in flight ends within a bcrypt's time; a second is the smallest Retry-After.
+                    reason, wait = "bcrypt_busy", 1.0
+                if wait == 0:
+                    self._bcrypt_in_flight += 1
+                    check = self._checks[key] = _Check()
+                    return check, True
         self._count(reason)
         raise TooManyRequests("too many failed authentication attempts; try again later", retry_after=math.ceil(wait))
 
@@ -306,14 +363,21 @@ class Authenticator:
             return 0.0
         return overall.remaining(now, _GLOBAL_WINDOW_S)
 
-    def _release_bcrypt(self, pair: tuple[str, str], *, failed: bool) -> None:
-        now = self._clock()
+    def _release_bcrypt(self, key: bytes, pair: tuple[str, str], check: _Check) -> None:
         with self._lock:
             self._bcrypt_in_flight -= 1
-            if not failed:
-                return
-            self._global_failures.roll(now, _GLOBAL_WINDOW_S)
-            self._global_failures.failures += 1
+            del self._checks[key]
+        check.done.set()
+        if check.outcome not in (None, "verified"):
+            self._count_failure(pair, bcrypt_ran=True)
+
+    def _count_failure(self, pair: tuple[str, str], *, bcrypt_ran: bool) -> None:
+        """Count a wrong token against its (id, client) pair, and a bcrypt check that failed process-wide."""
+        now = self._clock()
+        with self._lock:
+            if bcrypt_ran:
+                self._global_failures.roll(now, _GLOBAL_WINDOW_S)
+                self._global_failures.failures += 1
             window = self._failures.get(pair)
             if window is None:
                 window = self._failures[pair] = _Window(now)

@@ -752,6 +752,121 @@ def test_many_threads_authenticating_one_token_all_succeed(
     assert bcrypt_checks(metrics) == 1
 
 
+def slow_bcrypt(monkeypatch: pytest.MonkeyPatch) -> tuple[threading.Event, threading.Event]:
+    """Make bcrypt stop until released: (entered, release)."""
+    entered, release = threading.Event(), threading.Event()
+
+    def held(secret: str, secret_hash: bytes) -> bool:
+        entered.set()
+        release.wait(timeout=30)
+        return real_secret_matches(secret, secret_hash)
+
+    monkeypatch.setattr(collector.auth, "secret_matches", held)
+    return entered, release
+
+
+def concurrently(count: int, call: Callable[[], Any]) -> tuple[list[Any], list[threading.Thread]]:
+    """Start ``count`` calls on threads of their own; each one's result (or the CollectorError it raised)
+    lands in the list once its thread has ended."""
+    results: list[Any] = [None] * count
+
+    def one(i: int) -> None:
+        try:
+            results[i] = call()
+        except CollectorError as error:
+            results[i] = error
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    return results, threads
+
+
+def until_waiting(auth: Authenticator, count: int) -> None:
+    """Return once ``count`` requests wait for a check in flight."""
+    for _ in range(3000):
+        if auth._waiting >= count:  # noqa: SLF001
+            return
+        threading.Event().wait(0.01)
+    raise AssertionError(f"{count} requests never came to wait for the check in flight")
+
+
+def test_concurrent_first_requests_of_one_token_share_one_bcrypt_check_and_all_succeed(
+    make_auth: Callable[..., Authenticator],
+    issue: Callable[..., str],
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = make_auth(bcrypt_concurrency=1, threads=8, token_rate_per_s=0)
+    token = issue()
+    entered, release = slow_bcrypt(monkeypatch)
+
+    results, threads = concurrently(1, lambda: auth.authenticate(bearer(token), scope="ingest"))
+    assert entered.wait(timeout=30)
+    waiting, waiting_threads = concurrently(3, lambda: auth.authenticate(bearer(token), scope="ingest"))
+    until_waiting(auth, 3)
+    release.set()
+    for thread in threads + waiting_threads:
+        thread.join(timeout=30)
+
+    assert [principal.project for principal in results + waiting] == [PROJECT] * 4
+    assert bcrypt_checks(metrics) == 1
+    assert failures(metrics, "bcrypt_busy") == 0
+
+
+def test_requests_waiting_on_a_wrong_secrets_check_share_its_401_and_count_against_their_address(
+    make_auth: Callable[..., Authenticator],
+    store: FakeTokenStore,
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = make_auth(bcrypt_concurrency=1, threads=8, auth_failures_per_token=2)
+    forged = known_id_with_wrong_secret(store)
+    entered, release = slow_bcrypt(monkeypatch)
+
+    first, threads = concurrently(1, lambda: auth.authenticate(bearer(forged), scope="ingest", client="10.0.0.9"))
+    assert entered.wait(timeout=30)
+    waiting, waiting_threads = concurrently(
+        1, lambda: auth.authenticate(bearer(forged), scope="ingest", client="10.0.0.9")
+    )
+    until_waiting(auth, 1)
+    release.set()
+    for thread in threads + waiting_threads:
+        thread.join(timeout=30)
+
+    assert [type(result) for result in first + waiting] == [Unauthorized, Unauthorized]
+    assert bcrypt_checks(metrics) == 1
+    throttled = refusal(auth, bearer(forged), client="10.0.0.9")
+    assert isinstance(throttled, TooManyRequests)  # two failures from that address: its allowance is spent
+    assert bcrypt_checks(metrics) == 1
+
+
+def test_past_half_the_threads_waiting_on_one_check_more_requests_get_429_at_once(
+    make_auth: Callable[..., Authenticator],
+    issue: Callable[..., str],
+    metrics: Metrics,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    auth = make_auth(bcrypt_concurrency=1, threads=4, token_rate_per_s=0)
+    token = issue()
+    entered, release = slow_bcrypt(monkeypatch)
+
+    first, threads = concurrently(1, lambda: auth.authenticate(bearer(token), scope="ingest"))
+    assert entered.wait(timeout=30)
+    waiting, waiting_threads = concurrently(2, lambda: auth.authenticate(bearer(token), scope="ingest"))
+    until_waiting(auth, 2)
+    try:
+        one_too_many = refusal(auth, bearer(token))
+    finally:
+        release.set()
+        for thread in threads + waiting_threads:
+            thread.join(timeout=30)
+
+    assert isinstance(one_too_many, TooManyRequests) and one_too_many.headers["Retry-After"] == "1"
+    assert [principal.project for principal in first + waiting] == [PROJECT] * 3
+    assert bcrypt_checks(metrics) == 1
+
+
 def _with_checksum(body: str) -> str:
     """A well-formed token from ``testrun_<id>_<secret>``: a wrong secret for a real id."""
     number, digits = zlib.crc32(body.encode()), ""
