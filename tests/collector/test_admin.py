@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from collector.admin import main
+from collector.store.sqlite import SQLiteStore
 
 ENV = {"TESTRUN_BCRYPT_ROUNDS": "4"}
 
@@ -58,7 +59,7 @@ def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path: Path) -> No
 
     assert code == 1
     assert err == (
-        "testrun-admin: error: database schema is at version 0, this collector needs 2: "
+        f"testrun-admin: error: database schema is at version 0, this collector needs {SQLiteStore.LATEST_VERSION}: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
 

@@ -15,6 +15,7 @@ from typing import Any
 import requests
 
 from collector_harness import a_run, new_project
+from collector.store.sqlite import SQLiteStore
 
 
 
@@ -37,7 +38,7 @@ def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -
 
     assert result.returncode == 1
     assert result.stderr == (
-        "testrun-collector: error: database schema is at version 0, this collector needs 2: "
+        f"testrun-collector: error: database schema is at version 0, this collector needs {SQLiteStore.LATEST_VERSION}: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
 

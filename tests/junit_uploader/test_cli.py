@@ -131,7 +131,15 @@ def test_upload_stores_the_run_and_it_reads_back(collector: CollectorProcess, re
     assert runs[0]["counts"]["total"] == 4 and runs[0]["counts"]["failed"] == 1
     assert runs[0]["vcs"]["branch"] == "main"
     stored = project.get(runs[0]["url"]).json()
-    assert stored["tests"][1]["id"] == "com.acme.CartTest::removesItem"
+    failure = stored["tests"][0]  # a run's tests read back failures first
+    assert (failure["id"], failure["status"]) == ("com.acme.CartTest::removesItem", "failed")
+    assert failure["message"] == "expected 1 but was 2"
+    assert sorted(test["id"] for test in stored["tests"]) == [
+        "com.acme.CartTest::addsItem",
+        "com.acme.CartTest::checksOut",
+        "com.acme.CartTest::emptiesCart",
+        "com.acme.CartTest::removesItem",
+    ]
 
 
 def test_uploading_the_same_job_twice_is_a_duplicate_not_a_second_run(

@@ -194,7 +194,9 @@ def test_what_validation_accepts_reads_back_identically_and_what_it_rejects_is_a
     assert stored.started_at == (run.started_at or received_at)
     assert _same_number(stored.duration_ms, run.duration_ms)
     # What the API answers for it, sent again, is the very same content.
-    answered = json.loads(json.dumps(run_detail(stored)))
+    page = rig.store.list_run_tests(project, run.run_id, limit=MAX_TESTS)
+    assert page.next_cursor is None
+    answered = json.loads(json.dumps(run_detail(stored, page)))
     assert validate_run(answered, max_tests=MAX_TESTS).digest == run.digest
     assert rig.store.insert_run(project, validate_run(answered, max_tests=MAX_TESTS), received_at).outcome == "duplicate"
 

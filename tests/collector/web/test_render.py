@@ -13,7 +13,16 @@ from wsgiref.util import setup_testing_defaults
 
 import pytest
 
+from collector.settings import Settings
+from collector.tokens import parse_token
 from collector.web.render import CONTENT_SECURITY_POLICY
+from collector.web.session import WebSessions
+
+
+def signed_in(app: Any, token: str) -> str:
+    """A web session of the token, started as signing in starts one; its id is the cookie's value."""
+    token_id, _ = parse_token(token)
+    return WebSessions(app.state.store, Settings()).start(token_id)
 
 
 def call(app: Any, path: str, cookie: str | None = None) -> tuple[str, dict[str, str], str]:
@@ -36,7 +45,7 @@ def test_an_unexpected_error_is_an_html_500_with_a_request_id_and_no_internals(
     app, token = app_and_token
 
     with caplog.at_level(logging.ERROR, logger="testrun"):
-        status, headers, body = call(app, "/ui/runs", cookie=token)
+        status, headers, body = call(app, "/ui/runs", cookie=signed_in(app, token))
 
     assert status.startswith("500")
     assert headers["Content-Type"] == "text/html; charset=utf-8"
@@ -50,7 +59,7 @@ def test_while_draining_the_pages_answer_an_html_503_with_retry_after(app_and_to
     app, token = app_and_token
     app.state.draining.set()
 
-    status, headers, body = call(app, "/ui/", cookie=token)
+    status, headers, body = call(app, "/ui/", cookie=signed_in(app, token))
 
     assert status.startswith("503")
     assert headers["Retry-After"] == "1"
