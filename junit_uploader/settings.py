@@ -48,8 +48,10 @@ def parse_retries(value: str) -> int:
 
 def parse_url(value: str) -> str:
     url = value.strip().rstrip("/")
+    if "://" not in url and url:
+        raise ValueError(f"must start with http:// or https://, e.g. http://{url}")
     if not url.startswith(("http://", "https://")) or len(url) < 9:
-        raise ValueError("must be an http:// or https:// URL of the collector")
+        raise ValueError("must be the collector's http:// or https:// URL, e.g. http://127.0.0.1:8080")
     return url
 
 
@@ -78,11 +80,16 @@ class ClientSettings:
         env: Mapping[str, str] | None = None,
         ini: Mapping[str, Any] | None = None,
         flag_prefix: str = "--",
+        problems: dict[str, ConfigError] | None = None,
     ) -> ClientSettings:
         """Each source maps setting names to raw values; None (or absent) means not given there.
 
         ``flag_prefix`` is how the caller's flags are spelled in messages
         (``--`` for junit-upload, ``--testrun-`` for the pytest plugin).
+        A value that cannot be used raises ConfigError, unless ``problems`` is
+        given: then the error is kept there under the setting's name, and the
+        setting keeps its default (the pytest plugin, whose settings must never
+        stop the tests, warns instead).
         """
         values: dict[str, Any] = {}
         for name in (f.name for f in dataclasses.fields(cls)):
@@ -95,7 +102,12 @@ class ClientSettings:
             for raw, where in sources:
                 if raw is None or (isinstance(raw, str) and raw == "" and name != "strict"):
                     continue
-                values[name] = _convert(name, raw, where)
+                try:
+                    values[name] = _convert(name, raw, where)
+                except ConfigError as error:
+                    if problems is None:
+                        raise
+                    problems[name] = error
                 break
         return cls(**values)
 

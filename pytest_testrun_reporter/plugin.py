@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from .reporter import TestrunReporter
 
 reporter_key = pytest.StashKey["TestrunReporter"]()
+notice_key = pytest.StashKey["Notice"]()
 
 #: (flag, dest, ini name, help); each also has the TESTRUN_<NAME> variable of junit_uploader.settings
 OPTIONS = (
@@ -59,28 +60,27 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         parser.addini(ini, text, default=None)
 
 
-def is_enabled(config: pytest.Config, env: Mapping[str, str]) -> bool:
-    """Flag > TESTRUN_REPORT > ini."""
+def is_enabled(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError]) -> bool:
+    """Flag > TESTRUN_REPORT > ini; a TESTRUN_REPORT that is not a yes or no is kept in ``problems`` and means no."""
     if config.getoption("testrun_report"):
         return True
     raw = env.get("TESTRUN_REPORT", "")
     if raw != "":
         try:
             return parse_bool(raw)
-        except ValueError:
-            raise pytest.UsageError(f"environment variable TESTRUN_REPORT={raw!r} must be true or false") from None
+        except ValueError as error:
+            problems["report"] = ConfigError(f"environment variable TESTRUN_REPORT={raw!r} {error}")
+            return False
     return bool(config.getini("testrun_report"))
 
 
-def settings_from(config: pytest.Config, env: Mapping[str, str]) -> ClientSettings:
+def settings_from(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError]) -> ClientSettings:
+    """The settings; a value that cannot be used keeps its default and is kept in ``problems`` (never raised)."""
     flags: dict[str, Any] = {dest: config.getoption(f"testrun_{dest}") for _, dest, _, _ in OPTIONS}
     flags["strict"] = config.getoption("testrun_strict")
     ini: dict[str, Any] = {dest: config.getini(ini) for _, dest, ini, _ in OPTIONS}
     ini["strict"] = str(config.getini("testrun_strict"))
-    try:
-        return ClientSettings.resolve(flags=flags, env=env, ini=ini, flag_prefix="--testrun-")
-    except ConfigError as error:
-        raise pytest.UsageError(f"testrun: {error}") from None
+    return ClientSettings.resolve(flags=flags, env=env, ini=ini, flag_prefix="--testrun-", problems=problems)
 
 
 def default_label() -> str:
@@ -89,16 +89,41 @@ def default_label() -> str:
 
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
+    """A setting that cannot be used never stops the tests: it is a warning, unless strict mode asks otherwise."""
+    if hasattr(config, "workerinput"):
+        return
     env = os.environ
-    if hasattr(config, "workerinput") or not is_enabled(config, env):
+    problems: dict[str, ConfigError] = {}
+    enabled = is_enabled(config, env, problems)
+    if not enabled and not problems:
+        return
+    settings = settings_from(config, env, problems)
+    if problems and settings.strict:
+        said = "; ".join(str(problem) for problem in problems.values())
+        raise pytest.UsageError(f"testrun: {said} (strict mode stops here; without it this is a warning and the tests run)")
+    if not enabled:
+        notice = Notice([f"{problems['report']}: not reporting this session"])
+        config.stash[notice_key] = notice
+        config.pluginmanager.register(notice, "testrun-notice")
         return
     from junit_uploader.ci import detect_ci
 
     from .reporter import TestrunReporter
 
-    reporter = TestrunReporter(settings_from(config, env), ci=detect_ci(env), label=default_label())
+    reporter = TestrunReporter(settings, ci=detect_ci(env), label=default_label(), problems=problems)
     config.stash[reporter_key] = reporter
     config.pluginmanager.register(reporter, "testrun-reporter")
+
+
+class Notice:
+    """Warnings of a session that is not reported, shown where the reporter's lines would be."""
+
+    def __init__(self, warnings: list[str]) -> None:
+        self.warnings = warnings
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        for warning in self.warnings:
+            terminalreporter.write_line(f"testrun: warning: {warning}", yellow=True)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -106,3 +131,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if reporter is not None:
         del config.stash[reporter_key]
         config.pluginmanager.unregister(reporter)
+    notice = config.stash.get(notice_key, None)
+    if notice is not None:
+        del config.stash[notice_key]
+        config.pluginmanager.unregister(notice)

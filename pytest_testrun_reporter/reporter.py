@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -11,7 +12,7 @@ import pytest
 
 from junit_uploader.ci import CIContext, make_run_id
 from junit_uploader.delivery import Delivery, deliver, save_for_later
-from junit_uploader.errors import Unexpected, UploadError
+from junit_uploader.errors import ConfigError, Unexpected, UploadError
 from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
 
@@ -25,8 +26,17 @@ USER_AGENT = f"pytest-testrun-reporter/{__version__}"
 class TestrunReporter:
     __test__ = False
 
-    def __init__(self, settings: ClientSettings, *, ci: CIContext, label: str) -> None:
+    def __init__(
+        self,
+        settings: ClientSettings,
+        *,
+        ci: CIContext,
+        label: str,
+        problems: Mapping[str, ConfigError] | None = None,
+    ) -> None:
+        """``problems``: settings that could not be used (they kept their defaults), each said once at the end."""
         self.settings = settings
+        self.problems = dict(problems or {})
         self.ci = ci
         self.label = settings.label or label
         self.recorder = Recorder()
@@ -34,6 +44,9 @@ class TestrunReporter:
         self.started = time.monotonic()
         self.summary: list[tuple[str, str]] = []
         self.failed_strictly = False
+        for name, problem in self.problems.items():
+            if name != "url":
+                self._say("warning", f"{problem}; using the default, {_shown(getattr(settings, name))}")
 
     @pytest.hookimpl(trylast=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -65,6 +78,10 @@ class TestrunReporter:
         summary = summarize(payload)
         if self.settings.output and not self._write_output(data):
             self._fail(session, f"could not write the payload to {self.settings.output}")
+        if "url" in self.problems:
+            # kept for a re-send once the URL is fixed: the tests ran, their results should not be lost
+            self._report(save_for_later(self.settings, data, run_id, self.problems["url"]), summary, run_id, session)
+            return
         if not self.settings.url:
             if not self.settings.output:
                 self._say("warning", "not uploaded: no collector URL (set TESTRUN_URL or --testrun-url)")
@@ -108,3 +125,11 @@ class TestrunReporter:
         for level, message in self.summary:
             prefix = "testrun: " if level == "info" else f"testrun: {level}: "
             terminalreporter.write_line(prefix + message, red=level == "error", yellow=level == "warning")
+
+
+def _shown(value: object) -> str:
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

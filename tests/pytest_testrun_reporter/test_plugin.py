@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any, Callable
 
@@ -324,14 +325,105 @@ def test_the_environment_alone_turns_it_on(pytester: pytest.Pytester, monkeypatc
     assert json.loads((pytester.path / "env.json").read_text())["tests"][0]["status"] == "passed"
 
 
-def test_a_bad_option_value_is_a_usage_error_naming_it(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize(
+    ("setting", "warning"),
+    [
+        (
+            "--testrun-timeout=soon",
+            "testrun: warning: --testrun-timeout='soon' must be a number of seconds above 0; using the default, 10",
+        ),
+        (
+            "TESTRUN_RETRIES=many",
+            (
+                "testrun: warning: environment variable TESTRUN_RETRIES='many' must be a whole number from 0 to 100; "
+                "using the default, 5"
+            ),
+        ),
+        (
+            "TESTRUN_STRICT=maybe",
+            (
+                "testrun: warning: environment variable TESTRUN_STRICT='maybe' must be true or false "
+                "(1/0, yes/no, on/off); using the default, off"
+            ),
+        ),
+    ],
+)
+def test_a_bad_setting_warns_in_one_line_keeps_its_default_and_the_tests_run(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, setting: str, warning: str
+) -> None:
+    pytester.makepyfile("def test_a(): pass")
+    args = ["--testrun-report", f"--testrun-output={pytester.path / 'out.json'}"]
+    if setting.startswith("--"):
+        args.append(setting)
+    else:
+        monkeypatch.setenv(*setting.split("=", 1))
+
+    result = pytester.runpytest(*args)
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    assert [line for line in result.outlines if line.startswith("testrun: warning")] == [warning]
+    assert json.loads((pytester.path / "out.json").read_text())["tests"][0]["status"] == "passed"
+
+
+def test_a_url_without_a_scheme_warns_runs_the_tests_and_keeps_the_run_for_a_resend(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, project: Any
+) -> None:
+    from junit_uploader.cli import main as junit_upload
+    from junit_uploader.spool import spool_name
+
+    monkeypatch.setenv("TESTRUN_URL", "127.0.0.1:8080")
+    monkeypatch.setenv("TESTRUN_TOKEN", project.ingest_token)
+    monkeypatch.setenv("TESTRUN_RUN_ID", "local:no-scheme")
+    pytester.makepyfile("def test_a(): pass\ndef test_b(): assert False")
+
+    result = pytester.runpytest("--testrun-report")
+
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=1, failed=1)
+    spooled = spool_name("local:no-scheme")
+    assert [line for line in result.outlines if line.startswith("testrun:")] == [(
+        "testrun: warning: not uploaded: environment variable TESTRUN_URL='127.0.0.1:8080' must start with http:// "
+        f"or https://, e.g. http://127.0.0.1:8080; saved to .testrun-spool/{spooled}; "
+        "re-send it with: junit-upload --resend .testrun-spool"
+    )]
+    resent = io.StringIO()
+    code = junit_upload(["--resend", str(pytester.path / ".testrun-spool")],
+                        env={"TESTRUN_URL": project.url, "TESTRUN_TOKEN": project.ingest_token}, stderr=resent)
+    assert (code, resent.getvalue()) == (0, f"testrun: re-sent {spooled} → run local:no-scheme (created)\n")
+
+
+def test_in_strict_mode_a_bad_setting_stops_the_session_before_any_test_runs(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESTRUN_URL", "127.0.0.1:8080")
     pytester.makepyfile("def test_a(): pass")
 
-    result = pytester.runpytest("--testrun-report", "--testrun-timeout=soon")
-
+    result = pytester.runpytest("--testrun-report", "--testrun-strict")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
-    result.stderr.fnmatch_lines(["*testrun: --testrun-timeout='soon' must be a number of seconds above 0*"])
+    assert "test_a" not in result.stdout.str()
+    result.stderr.fnmatch_lines([(
+        "*testrun: environment variable TESTRUN_URL='127.0.0.1:8080' must start with http:// or https://, "
+        "e.g. http://127.0.0.1:8080 (strict mode stops here; without it this is a warning and the tests run)"
+    )])
+
+
+def test_a_report_switch_that_is_not_yes_or_no_warns_and_the_session_is_not_reported(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TESTRUN_REPORT", "maybe")
+    monkeypatch.setenv("TESTRUN_OUTPUT", str(pytester.path / "out.json"))
+    pytester.makepyfile("def test_a(): pass")
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.OK
+    assert [line for line in result.outlines if line.startswith("testrun:")] == [(
+        "testrun: warning: environment variable TESTRUN_REPORT='maybe' must be true or false (1/0, yes/no, on/off): "
+        "not reporting this session"
+    )]
+    assert not (pytester.path / "out.json").exists()
 
 
 def test_the_default_label_names_python_and_platform(pytester: pytest.Pytester, payload_of: Callable[..., Any]) -> None:
