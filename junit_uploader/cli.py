@@ -97,7 +97,9 @@ def main(
         say.error(str(error))
         return EXIT_BAD_INPUT
     if args.resend is not None:
-        return resend(settings, Path(args.resend) if args.resend else settings.spool_dir, say)
+        if args.resend:
+            return resend(settings, Path(args.resend), say, named=True)
+        return resend(settings, settings.spool_dir, say)
     try:
         return upload(settings, args.patterns, env=env, cwd=cwd or Path.cwd(), dry_run=args.dry_run, out=stdout, say=say)
     except ReportError as error:
@@ -176,7 +178,13 @@ def report_delivery(delivery: Delivery, summary: str, run_id: str, settings: Cli
     return EXIT_OK
 
 
-def resend(settings: ClientSettings, spool_dir: Path, say: _Printer) -> int:
+def resend(settings: ClientSettings, spool_dir: Path, say: _Printer, *, named: bool = False) -> int:
+    """``named``: the directory was given to --resend itself, so a missing one is a mistyped path, not an empty
+    spool (the spool directory is made only when a run is first saved, so the default may well not exist)."""
+    if named and not spool_dir.is_dir():
+        reason = "is not a directory" if spool_dir.exists() else "does not exist"
+        say.error(f"cannot re-send: the spool directory {spool_dir} {reason} (check the path given to --resend)")
+        return EXIT_BAD_INPUT
     if not spooled_runs(spool_dir):
         say.info(f"nothing to re-send in {spool_dir}")
         return EXIT_OK

@@ -119,6 +119,43 @@ def test_malformed_xml_is_exit_2_naming_the_file(tmp_path: Path) -> None:
     assert "broken.xml" in err and err.count("\n") == 1
 
 
+def test_a_url_without_a_scheme_is_exit_2_with_one_line_saying_what_it_should_look_like(report: Path) -> None:
+    code, out, err = run(str(report), env={**GITHUB_ENV, "TESTRUN_URL": "127.0.0.1:8080", "TESTRUN_TOKEN": "x"})
+
+    assert (code, out) == (2, "")
+    assert err == (
+        "testrun: error: environment variable TESTRUN_URL='127.0.0.1:8080' must start with http:// or https://, "
+        "e.g. http://127.0.0.1:8080\n"
+    )
+
+
+def test_resend_of_a_directory_that_does_not_exist_is_exit_2_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-spool"
+
+    code, out, err = run("--resend", str(missing), env={"TESTRUN_URL": closed_port_url(), "TESTRUN_TOKEN": "x"})
+
+    assert (code, out) == (2, "")
+    assert err == (
+        f"testrun: error: cannot re-send: the spool directory {missing} does not exist "
+        "(check the path given to --resend)\n"
+    )
+    assert not missing.exists()
+
+
+def test_resend_of_an_empty_spool_directory_has_nothing_to_send_and_exits_0(tmp_path: Path) -> None:
+    code, out, err = run("--resend", str(tmp_path), env={"TESTRUN_URL": closed_port_url(), "TESTRUN_TOKEN": "x"})
+
+    assert (code, out, err) == (0, "", f"testrun: nothing to re-send in {tmp_path}\n")
+
+
+def test_resend_without_a_directory_has_nothing_to_send_when_no_run_was_ever_spooled(tmp_path: Path) -> None:
+    env = {"TESTRUN_URL": closed_port_url(), "TESTRUN_TOKEN": "x", "TESTRUN_SPOOL_DIR": str(tmp_path / "spool")}
+
+    code, out, err = run("--resend", env=env)
+
+    assert (code, out, err) == (0, "", f"testrun: nothing to re-send in {tmp_path / 'spool'}\n")
+
+
 def test_upload_stores_the_run_and_it_reads_back(collector: CollectorProcess, report: Path, tmp_path: Path) -> None:
     project = new_project(collector)
 
