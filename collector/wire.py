@@ -33,6 +33,12 @@ on its own, and this module adds:
   when it has them all. Every count is kept in the I/O thread, one step per
   connection, and given back when a body is in or its connection closes, for
   whatever reason.
+- **A clear no to TLS.** A connection whose first bytes are a TLS handshake
+  (a client given an ``https://`` URL of this plain-HTTP server) is answered
+  at once with a plain-text 400 and closed. The client's TLS library reads
+  that as a failed handshake ("wrong version number") straight away, where
+  waitress would have waited for the end of headers that never come and
+  the client for a handshake answer, until one of them timed out.
 """
 
 from __future__ import annotations
@@ -73,6 +79,14 @@ MIN_BODY_BYTES_PER_S = 500
 SPARE_FILES = 64
 #: seconds between two log lines about refusals to one address: a flood must not flood the log too
 REFUSAL_LOG_EVERY_S = 60.0
+
+#: how a TLS connection begins: a handshake record (0x16) of SSL 3 or TLS 1.x (0x03); no HTTP request starts so
+TLS_HANDSHAKE = b"\x16\x03"
+TLS_REFUSAL_BODY = b"This testrun collector serves plain HTTP: use its http:// URL, not https://.\n"
+TLS_REFUSAL = (
+    b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+    b"Content-Length: %d\r\n\r\n%s" % (len(TLS_REFUSAL_BODY), TLS_REFUSAL_BODY)
+)
 
 #: the collector's error for each status waitress answers on its own
 _ERRORS: dict[int, type[CollectorError]] = {
@@ -179,6 +193,9 @@ class DeadlineChannel(HTTPChannel):
     def received(self, data: bytes) -> bool:
         if self.dropping_input:
             return True
+        if not self.request_began and data and TLS_HANDSHAKE.startswith(data[: len(TLS_HANDSHAKE)]):
+            self._refuse_tls()
+            return True
         if data and self.request is None:
             self._begin_request()
         before = self.request
@@ -220,6 +237,17 @@ class DeadlineChannel(HTTPChannel):
         self._give_back_request_share()
         if first:  # otherwise the request before it, when served, starts its task
             self.server.add_task(self)
+
+    def _refuse_tls(self) -> None:
+        """Answer a TLS handshake in plain text and close (see the module docstring); the rest is dropped."""
+        self.dropping_input = True
+        self.request_began = time.time()
+        with self.outbuf_lock:
+            self.outbufs[-1].append(TLS_REFUSAL)
+            self.current_outbuf_count += len(TLS_REFUSAL)
+            self.total_outbufs_len += len(TLS_REFUSAL)
+        self.close_when_flushed = True
+        self.server.refuse_tls(str(self.addr[0]))
 
     def _begin_request(self) -> None:
         self.request_began = time.time()
@@ -305,15 +333,29 @@ class WireServer(TcpWSGIServer):
             "(TESTRUN_CONNECTIONS_PER_CLIENT): retry once one of them is done"
         )
 
+    def refuse_tls(self, client: str) -> None:
+        """Log (now and then) and count a TLS handshake answered in plain text (see DeadlineChannel)."""
+        self.report(uuid.uuid4().hex, "", "", 400, 0.0, "tls_on_plain_http")
+        if self._may_log("tls", client):
+            log.warning("%s began a TLS handshake, but this collector serves plain HTTP: its URL should start with "
+                        "http:// (or put a TLS-terminating proxy in front); further ones from it are not logged "
+                        "for %g s", client, REFUSAL_LOG_EVERY_S)
+
     def _log_refusal(self, kind: str, client: str, message: str) -> None:
-        now = time.monotonic()
-        last = self.refusals_logged.get((kind, client))
-        if last is not None and now - last < REFUSAL_LOG_EVERY_S:
+        if not self._may_log(kind, client):
             return
-        self.refusals_logged[(kind, client)] = now
         cap = self.connections.cap
         log.warning(message + "; further refusals of it are not logged for %g s", client, cap, cap,
                     REFUSAL_LOG_EVERY_S)
+
+    def _may_log(self, kind: str, client: str) -> bool:
+        """Whether a line of ``kind`` about ``client`` is due: at most one every REFUSAL_LOG_EVERY_S."""
+        now = time.monotonic()
+        last = self.refusals_logged.get((kind, client))
+        if last is not None and now - last < REFUSAL_LOG_EVERY_S:
+            return False
+        self.refusals_logged[(kind, client)] = now
+        return True
 
     @property
     def retry_after_s(self) -> int:

@@ -3,7 +3,8 @@
 Every retry decision lives in :meth:`_Upload.run` (one tenacity ``Retrying``):
 connection errors, timeouts, answers over :data:`MAX_ANSWER_BYTES` and
 408/429/500/502/503/504 are retried with full jitter and ``Retry-After``; any
-other answer is final. Each attempt ends at the time bound by the wall clock,
+other answer is final, and so is a TLS handshake that a plain-HTTP server
+answered (an https:// URL of a collector that serves http://). Each attempt ends at the time bound by the wall clock,
 whatever the server does (:mod:`.deadline`), and reads at most
 :data:`MAX_ANSWER_BYTES` of the answer: the collector's answers are a few KiB. The caller gets an
 :class:`Accepted`, or a :class:`Rejected` / :class:`Unreachable` whose one-line
@@ -19,6 +20,7 @@ import os
 import random
 import re
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -33,7 +35,7 @@ from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from .deadline import READING, Deadline, DeadlineAdapter
-from .errors import ConfigError, Rejected, Unreachable
+from .errors import ConfigError, PlainHTTPCollector, Rejected, Unreachable
 
 log = logging.getLogger("testrun.client")
 
@@ -76,6 +78,9 @@ DEADLINE_PASSED = "a timeout while {phase}"
 GAVE_UP = "could not deliver the run to {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
 TIME_RAN_OUT = "; the time limit of {max_total} s ran out"
 RETRYING = "attempt %d/%d failed (%s), retrying in %.1f s"
+PLAIN_HTTP = "TLS handshake with {base_url} failed: is the collector serving plain HTTP? use {http_url}"
+#: OpenSSL's reasons when the server's first bytes are not a TLS record (1.1 and 3.0; 3.2 and later)
+PLAIN_HTTP_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
 
 
 @dataclass(frozen=True)
@@ -229,6 +234,8 @@ class _Upload:
             ) as error:
                 if deadline.expired:
                     raise _AttemptFailed(DEADLINE_PASSED.format(phase=deadline.phase)) from error
+                if _answered_in_plain_http(error):
+                    raise PlainHTTPCollector(_plain_http_message(self.client.base_url)) from None
                 raise _AttemptFailed(_failure_reason(error, timeout, self.client.base_url)) from error
             except requests.RequestException as error:
                 if deadline.expired:
@@ -416,6 +423,22 @@ def _failure_reason(error: requests.RequestException, timeout: float, base_url: 
         if isinstance(cause, OSError) and cause.errno:
             return os.strerror(cause.errno).lower()
     return f"connection failed ({type(causes[-1]).__name__})"
+
+
+def _answered_in_plain_http(error: requests.RequestException) -> bool:
+    """Whether a TLS handshake failed because the server's first bytes were not TLS (plain HTTP, as the
+    collector answers a handshake): OpenSSL's reason for that depends on its version."""
+    if not isinstance(error, requests.exceptions.SSLError):
+        return False
+    return any(
+        isinstance(cause, ssl.SSLError)
+        and (cause.reason in PLAIN_HTTP_TLS_REASONS or "wrong version number" in str(cause))
+        for cause in _causes(error)
+    )
+
+
+def _plain_http_message(base_url: str) -> str:
+    return PLAIN_HTTP.format(base_url=base_url, http_url="http://" + base_url.split("://", 1)[-1])
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

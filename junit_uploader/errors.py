@@ -41,6 +41,10 @@ class Unreachable(UploadError):
     """Every attempt failed (connection errors, timeouts, 5xx, 429) or the time bound ran out."""
 
 
+class PlainHTTPCollector(Unreachable):
+    """An https:// URL met a server that answers in plain HTTP: a retry cannot fix the URL, so none is made."""
+
+
 class Unexpected(UploadError):
     """Something no error of ours foresaw (a bug, MemoryError): named by its type and place, never its text."""
 

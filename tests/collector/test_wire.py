@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import re
 import socket
+import ssl
 import subprocess
 import sys
 import time
 from typing import Any
 
+import pytest
 import requests
 
 from collector_harness import (
@@ -138,3 +140,31 @@ def test_a_connection_limit_the_process_cannot_open_files_for_is_one_line_naming
     assert result.returncode == 1
     assert result.stderr.count("\n") == 1
     assert "connection_limit needs" in result.stderr and "TESTRUN_CONNECTION_LIMIT" in result.stderr
+
+
+def test_a_tls_handshake_is_answered_at_once_in_plain_text_and_logged_once_with_the_fix(start_collector: Any) -> None:
+    """A client given an https:// URL learns in its first handshake, instead of waiting for its timeout."""
+    process = start_collector()
+    context = ssl.create_default_context()
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    with socket.create_connection(("127.0.0.1", port_of(process)), timeout=30) as sock, \
+            pytest.raises(ssl.SSLError) as raised:
+        context.wrap_socket(sock, server_hostname="127.0.0.1")
+    with socket.create_connection(("127.0.0.1", port_of(process)), timeout=30) as sock:
+        sock.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")  # the start of a ClientHello
+        answer = read_until_closed(sock, 30)
+
+    assert raised.value.reason == "WRONG_VERSION_NUMBER"
+    assert answer == (
+        b"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n"
+        b"Content-Length: 77\r\n\r\nThis testrun collector serves plain HTTP: use its http:// URL, not https://.\n"
+    )
+    assert wait_until(lambda: [line["error"] for line in process.access_log() if line["status"] == 400]
+                      == ["tls_on_plain_http", "tls_on_plain_http"])
+    warnings = [line for line in process.lines if "TLS handshake" in line]
+    assert len(warnings) == 1
+    assert json.loads(warnings[0])["message"] == (
+        "127.0.0.1 began a TLS handshake, but this collector serves plain HTTP: its URL should start with http:// "
+        "(or put a TLS-terminating proxy in front); further ones from it are not logged for 60 s"
+    )
+    assert metric(process, 'testrun_http_requests_total{method="other",route="unmatched",status="400"}') == 2

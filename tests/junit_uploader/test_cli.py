@@ -227,6 +227,23 @@ def test_with_the_collector_down_it_spools_exits_0_and_resend_stores_it_once(
     assert len(project.get("/api/v1/runs").json()["runs"]) == 1
 
 
+def test_an_https_url_of_the_plain_http_collector_is_one_line_saying_to_use_http_and_the_run_is_spooled(
+    collector: CollectorProcess, report: Path, tmp_path: Path
+) -> None:
+    project = new_project(collector)
+    spool = tmp_path / "spool"
+    https_url = project.url.replace("http://", "https://", 1)
+
+    code, _, err = run(str(report), env=upload_env(project, spool, TESTRUN_URL=https_url))
+
+    assert code == 0
+    [spooled] = spool.glob("run-*.json")
+    assert err == (
+        f"testrun: warning: not uploaded: TLS handshake with {https_url} failed: is the collector serving plain "
+        f"HTTP? use {project.url}; saved to {spooled}; re-send it with: junit-upload --resend {spool}\n"
+    )
+
+
 def test_a_bad_token_is_explained_and_spooled_and_strict_fails(
     collector: CollectorProcess, report: Path, tmp_path: Path
 ) -> None:

@@ -28,7 +28,7 @@ from flaky_server import (
 )
 
 from junit_uploader.client import Accepted, CollectorClient, RetryPolicy
-from junit_uploader.errors import ConfigError, Rejected, Unreachable
+from junit_uploader.errors import ConfigError, PlainHTTPCollector, Rejected, Unreachable
 
 TOKEN = "trk_3f9a1c_Zq8Lw2Vn7Xr4Tb6Ym1Kp5Hd9Gs3Jf0_c0ffee"
 SECRET = TOKEN.split("_")[2]
@@ -703,3 +703,19 @@ def test_a_real_collector_refuses_other_content_under_a_stored_run_id_with_the_4
 
     assert raised.value.status == 409
     assert str(raised.value).startswith(f"run {a_run()['run_id']} already holds different results (HTTP 409)")
+
+
+def test_an_https_url_of_the_plain_http_collector_fails_at_the_first_attempt_saying_to_use_http(
+    project: ProjectAccess, caplog: pytest.LogCaptureFixture
+) -> None:
+    https_url = project.url.replace("http://", "https://", 1)
+    sleeps: list[float] = []
+    client = CollectorClient(https_url, project.ingest_token, policy=RetryPolicy(attempts=6), sleep=sleeps.append)
+
+    with pytest.raises(PlainHTTPCollector) as raised:
+        client.post_run(json.dumps(a_run()).encode())
+
+    assert str(raised.value) == (
+        f"TLS handshake with {https_url} failed: is the collector serving plain HTTP? use {project.url}"
+    )
+    assert sleeps == [] and retry_lines(caplog) == []
