@@ -73,6 +73,14 @@ NOT_A_COLLECTOR = (
     "{base_url} answered HTTP {status} but not like a testrun collector "
     "(expected JSON with run_id, duplicate, counts and url): check TESTRUN_URL"
 )
+HTML_PAGE = (
+    "the server at {base_url} answered an HTML page (HTTP {status}), not the collector's API: "
+    "set TESTRUN_URL to the collector's base URL, without /ui"
+)
+#: refusals that an HTML page does not make a wrong URL (a proxy in front of the collector may answer them)
+NOT_ABOUT_THE_URL = frozenset({401, 403, 409, 413})
+#: what an HTML page said, in their explanations: never the page itself
+HTML_SAID = "an HTML page, likely from a proxy in front of the collector"
 TOO_LONG = "the answer exceeded {limit} bytes: is TESTRUN_URL a testrun collector?"
 DEADLINE_PASSED = "a timeout while {phase}"
 GAVE_UP = "could not deliver the run to {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
@@ -249,15 +257,19 @@ class _Upload:
             raise _AttemptFailed(f"HTTP {status}", _retry_after_s(response.headers.get("Retry-After")))
         if status in (200, 201):
             return self._accepted(response, body)
-        text = self.client._scrub(_text(body, response.encoding))
-        message = _explain_rejection(status, text, response.headers.get("Location"), self.client.base_url, self.payload)
+        location = response.headers.get("Location")
+        html = _is_html(response, body)
+        if html and status not in NOT_ABOUT_THE_URL and not (300 <= status < 400 and location):
+            raise Rejected(status, HTML_PAGE.format(base_url=self.client.base_url, status=status))
+        text = HTML_SAID if html else self.client._scrub(_text(body, response.encoding))
+        message = _explain_rejection(status, text, location, self.client.base_url, self.payload)
         raise Rejected(status, self.client._scrub(message))
 
     def _accepted(self, response: requests.Response, answer: bytes) -> Accepted:
         body = _json_or_none(answer)
         if not _is_run_accepted(body):
-            message = NOT_A_COLLECTOR.format(base_url=self.client.base_url, status=response.status_code)
-            raise Rejected(response.status_code, message)
+            page = HTML_PAGE if _is_html(response, answer) else NOT_A_COLLECTOR
+            raise Rejected(response.status_code, page.format(base_url=self.client.base_url, status=response.status_code))
         return Accepted(
             status=response.status_code,
             run_id=body["run_id"],
@@ -511,6 +523,13 @@ def _run_id_of(payload: bytes) -> str:
     except (ValueError, AttributeError):
         return "?"
     return run_id if isinstance(run_id, str) else "?"
+
+
+def _is_html(response: requests.Response, body: bytes) -> bool:
+    """An HTML page (a web page, or a proxy's error page), by its type or, whatever the type says, by its start."""
+    if "html" in response.headers.get("Content-Type", "").lower():
+        return True
+    return body[:256].lstrip().lower().startswith((b"<!doctype html", b"<html"))
 
 
 def _json_or_none(body: bytes) -> Any:

@@ -244,6 +244,23 @@ def test_an_https_url_of_the_plain_http_collector_is_one_line_saying_to_use_http
     )
 
 
+def test_a_url_of_the_web_page_is_one_line_saying_so_without_the_html(
+    collector: CollectorProcess, report: Path, tmp_path: Path
+) -> None:
+    project = new_project(collector)
+    spool = tmp_path / "spool"
+
+    code, _, err = run(str(report), env=upload_env(project, spool, TESTRUN_URL=f"{project.url}/ui"))
+
+    assert code == 0
+    [spooled] = spool.glob("run-*.json")
+    assert err == (
+        f"testrun: warning: not uploaded: the server at {project.url}/ui answered an HTML page (HTTP 405), not the "
+        "collector's API: set TESTRUN_URL to the collector's base URL, without /ui; "
+        f"saved to {spooled}; re-send it with: junit-upload --resend {spool}\n"
+    )
+
+
 def test_a_bad_token_is_explained_and_spooled_and_strict_fails(
     collector: CollectorProcess, report: Path, tmp_path: Path
 ) -> None:

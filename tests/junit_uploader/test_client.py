@@ -545,8 +545,8 @@ def test_a_redirect_is_not_followed_but_rejected_naming_where_it_points(
 
 @pytest.mark.parametrize(
     "body",
-    [b"<html>welcome to nginx</html>", b'{"ok": true}', b'{"run_id": "x", "duplicate": "no", "counts": {}, "url": ""}'],
-    ids=["html", "other json", "wrong types"],
+    [b'{"ok": true}', b'{"run_id": "x", "duplicate": "no", "counts": {}, "url": ""}'],
+    ids=["other json", "wrong types"],
 )
 def test_a_2xx_that_is_not_a_collector_answer_is_rejected(
     server: FlakyServer, client_for: Callable[..., CollectorClient], body: bytes
@@ -561,6 +561,35 @@ def test_a_2xx_that_is_not_a_collector_answer_is_rejected(
         "(expected JSON with run_id, duplicate, counts and url): check TESTRUN_URL"
     )
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize("status", [200, 404, 405, 418])
+def test_an_html_page_is_said_in_one_line_without_its_body(
+    server: FlakyServer, client_for: Callable[..., CollectorClient], status: int
+) -> None:
+    server.fail_first(raw(status, b"\n  <!DOCTYPE html>\n<html><title>Runs</title><body>" + b"x" * 500))
+
+    with pytest.raises(Rejected) as raised:
+        client_for(server.url + "/ui").post_run(a_payload())
+
+    assert str(raised.value) == (
+        f"the server at {server.url}/ui answered an HTML page (HTTP {status}), not the collector's API: "
+        "set TESTRUN_URL to the collector's base URL, without /ui"
+    )
+    assert len(server.requests) == 1
+
+
+def test_a_proxys_html_413_says_the_run_is_too_large_without_the_page(
+    server: FlakyServer, client_for: Callable[..., CollectorClient]
+) -> None:
+    server.fail_first(raw(413, b"<html><head><title>413 Request Entity Too Large</title></head></html>"))
+
+    with pytest.raises(Rejected) as raised:
+        client_for(server.url).post_run(a_payload())
+
+    assert str(raised.value) == (
+        "the run is too large for the collector (HTTP 413): an HTML page, likely from a proxy in front of the collector"
+    )
 
 
 # --- the token stays secret ---------------------------------------------------------------------------------------
