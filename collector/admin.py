@@ -115,7 +115,7 @@ def main(
     env = os.environ if env is None else env
     try:
         settings = Settings.resolve(flags={"db": args.db}, env=env)
-        store = open_store(settings.db, **settings.store_options())
+        store = open_store(settings.db, **settings.store_options(), create=args.command == "migrate")
         try:
             if args.command != "migrate":
                 store.check_schema()

@@ -13,7 +13,7 @@ from . import __version__
 from .errors import CollectorError
 from .logs import configure_logging
 from .settings import Settings
-from .store import parse_database_url
+from .store import open_store, parse_database_url
 
 log = logging.getLogger("testrun")
 
@@ -65,7 +65,8 @@ def serve(settings: Settings) -> int:
     from .server import Server
 
     configure_logging(settings.log_format)
-    app = create_app(settings)
+    store = open_store(settings.db, **settings.store_options(), create=False)
+    app = create_app(settings, store=store)
     app.state.store.check_schema()
     if parse_database_url(settings.db).backend == "postgresql" and settings.pool_max_size < settings.threads:
         log.warning(

@@ -13,18 +13,21 @@ def open_store(
     pool_min_size: int = 1,
     pool_max_size: int = 10,
     statement_timeout_s: float = 10.0,
+    create: bool = True,
 ) -> Store:
     """Open the backend the URL names. The schema is not touched (see Store.migrate).
 
     ``busy_timeout_s`` is how long a call waits for the database (SQLite's
     write lock, a PostgreSQL pool connection) before Unavailable; the pool
-    sizes and the statement timeout apply to PostgreSQL only.
+    sizes and the statement timeout apply to PostgreSQL only. ``create=False``
+    refuses a SQLite file that does not exist instead of making an empty one
+    (a mistyped path); a PostgreSQL database is never created here.
     """
     parsed = parse_database_url(url)
     if parsed.backend == "sqlite":
         from .sqlite import SQLiteStore
 
-        return SQLiteStore(parsed.path, busy_timeout_s=busy_timeout_s)
+        return SQLiteStore(parsed.path, busy_timeout_s=busy_timeout_s, create=create)
     try:
         from .postgres import PostgresStore
     except ImportError as exc:

@@ -20,6 +20,7 @@ clients retry.
 from __future__ import annotations
 
 import os
+import shlex
 import sqlite3
 import threading
 import weakref
@@ -186,12 +187,15 @@ class _PendingRun:
 class SQLiteStore(Store):
     LATEST_VERSION = 3
 
-    def __init__(self, path: str, *, busy_timeout_s: float = 5.0) -> None:
+    def __init__(self, path: str, *, busy_timeout_s: float = 5.0, create: bool = True) -> None:
+        """``create=False``: a missing file is an error, not a new empty database (only migrate makes one)."""
         if path in ("", ":memory:"):
             raise ConfigError(
                 f"SQLite database path {path!r} is not a file: every collector thread opens its own "
                 "connection, so the database must be a file they share"
             )
+        if not create and not os.path.exists(path):
+            raise ConfigError(f"no database at {path}: create it with 'testrun-admin migrate --db {shlex.quote(path)}'")
         self.path = path
         self.busy_timeout_s = busy_timeout_s
         self._local = threading.local()

@@ -55,6 +55,8 @@ def test_migrate_accepts_a_sqlite_url_and_the_environment(tmp_path: Path) -> Non
 
 
 def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path: Path) -> None:
+    (tmp_path / "empty.sqlite3").touch()
+
     code, out, err = run(tmp_path / "empty.sqlite3", "org", "list")
 
     assert code == 1
@@ -62,6 +64,19 @@ def test_commands_on_an_unmigrated_database_say_to_migrate(tmp_path: Path) -> No
         f"testrun-admin: error: database schema is at version 0, this collector needs {SQLiteStore.LATEST_VERSION}: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
+
+
+@pytest.mark.parametrize("command", [["org", "list"], ["org", "create", "acme"], ["token", "create", "--admin"]])
+def test_a_command_on_a_database_file_that_does_not_exist_says_how_to_create_it_and_creates_nothing(
+    tmp_path: Path, command: list[str]
+) -> None:
+    typo = tmp_path / "tesrun.sqlite3"
+
+    code, out, err = run(typo, *command)
+
+    assert (code, out) == (1, "")
+    assert err == f"testrun-admin: error: no database at {typo}: create it with 'testrun-admin migrate --db {typo}'\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_orgs_and_projects_are_created_and_listed(db: Path) -> None:

@@ -34,6 +34,8 @@ def serve(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -> None:
+    (tmp_path / "new.sqlite3").touch()
+
     result = serve("--db", str(tmp_path / "new.sqlite3"))
 
     assert result.returncode == 1
@@ -41,6 +43,18 @@ def test_the_server_refuses_to_start_on_an_unmigrated_database(tmp_path: Path) -
         f"testrun-collector: error: database schema is at version 0, this collector needs {SQLiteStore.LATEST_VERSION}: "
         "run 'testrun-admin migrate' with the same --db\n"
     )
+
+
+def test_the_server_refuses_a_database_file_that_does_not_exist_and_leaves_none_behind(tmp_path: Path) -> None:
+    typo = tmp_path / "tesrun.sqlite3"
+
+    result = serve("--db", f"sqlite:///{typo}")
+
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"testrun-collector: error: no database at {typo}: create it with 'testrun-admin migrate --db {typo}'\n"
+    )
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
