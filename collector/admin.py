@@ -20,17 +20,23 @@ from .timeutil import days_from_now, utc_now
 from .tokens import create_token
 
 
+DB_HELP = f"SQLite path, sqlite:/// or postgresql:// URL (default: TESTRUN_DB, else {DEFAULT_DB})"
+JSON_HELP = "print machine-readable JSON"
+
+
 def build_parser() -> argparse.ArgumentParser:
+    """--db and --json go before or after the command: each command repeats them, with a default that leaves
+    the value given before it (or the main parser's default) in place."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help=JSON_HELP)
+    common.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
     parser = argparse.ArgumentParser(
         prog="testrun-admin",
         description="Manage a testrun collector's orgs, projects, tokens and schema.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    parser.add_argument(
-        "--db", help=f"SQLite path, sqlite:/// or postgresql:// URL (default: TESTRUN_DB, else {DEFAULT_DB})"
-    )
+    parser.add_argument("--db", help=DB_HELP)
+    parser.add_argument("--json", action="store_true", help=JSON_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     commands.add_parser("migrate", parents=[common], help="create or upgrade the database schema")

@@ -18,6 +18,7 @@ from .store import open_store, parse_database_url
 log = logging.getLogger("testrun")
 
 _PASSWORD_PARAMETER = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
+DB_HELP = "SQLite file path, sqlite:/// or postgresql:// URL (default testrun.sqlite3; TESTRUN_DB)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,13 +29,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(e.g. TESTRUN_DB, TESTRUN_PORT); a flag wins over the environment.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--db", help=DB_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     serve = commands.add_parser("serve", help="serve the HTTP API")
     serve.add_argument("--host", help="address to listen on (default 127.0.0.1; TESTRUN_HOST)")
     serve.add_argument("--port", help="TCP port, 0 for any free one (default 8080; TESTRUN_PORT)")
-    serve.add_argument(
-        "--db", help="SQLite file path, sqlite:/// or postgresql:// URL (default testrun.sqlite3; TESTRUN_DB)"
-    )
+    # also after the command; SUPPRESS leaves a --db given before it in place
+    serve.add_argument("--db", default=argparse.SUPPRESS, help=DB_HELP)
     serve.add_argument("--threads", help="worker threads (default 8; TESTRUN_THREADS)")
     serve.add_argument(
         "--trusted-proxy",

@@ -79,6 +79,18 @@ def test_a_command_on_a_database_file_that_does_not_exist_says_how_to_create_it_
     assert list(tmp_path.iterdir()) == []
 
 
+def test_db_and_json_go_before_or_after_the_command(db: Path) -> None:
+    def admin(*args: str) -> tuple[int, str]:
+        out = io.StringIO()
+        return main(list(args), env=ENV, out=out, err=io.StringIO()), out.getvalue()
+
+    assert admin("org", "create", "acme", "--db", str(db)) == (0, "created org acme\n")
+    assert admin("--json", "--db", str(db), "org", "create", "globex")[0] == 0
+    code, listed = admin("org", "list", "--db", str(db), "--json")
+    assert code == 0
+    assert [org["name"] for org in json.loads(listed)] == ["acme", "globex"]
+
+
 def test_orgs_and_projects_are_created_and_listed(db: Path) -> None:
     assert run(db, "org", "create", "acme") == (0, "created org acme\n", "")
     assert run(db, "project", "create", "acme", "web") == (0, "created project acme/web\n", "")

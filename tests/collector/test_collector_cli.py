@@ -1,6 +1,10 @@
-"""``testrun-collector``: what it logs about its database."""
+"""``testrun-collector``: its command line, and what it logs about its database."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -21,3 +25,16 @@ from collector.cli import _safe_db
 )
 def test_the_database_url_is_logged_without_its_password(url: str, logged: str) -> None:
     assert _safe_db(url) == logged
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_db_is_taken_before_or_after_the_serve_command(tmp_path: Path, where: str) -> None:
+    missing = tmp_path / "missing.sqlite3"
+    db = ["--db", str(missing)]
+    args = [*db, "serve", "--port", "0"] if where == "before" else ["serve", "--port", "0", *db]
+
+    result = subprocess.run([sys.executable, "-m", "collector.cli", *args], capture_output=True, text=True, timeout=60)
+
+    assert (result.returncode, result.stderr) == (
+        1, f"testrun-collector: error: no database at {missing}: create it with 'testrun-admin migrate --db {missing}'\n"
+    )
