@@ -8,9 +8,14 @@ xpass come from ``wasxfail``; durations are summed over all phases and
 attempts. pytest-rerunfailures' ``rerun`` reports count attempts: a test that
 passes after a rerun is ``passed`` and ``flaky``.
 
-Subtests (pytest's ``subtests`` fixture): every subtest is a result of its
-own, with the id ``<node id> [msg] (k=v)`` (a repeated description gets
-`` #2``, `` #3``...), beside the parent test's own result. pytest counts them
+Subtests (pytest's ``subtests`` fixture and unittest's ``self.subTest``):
+every subtest is a result of its own, with the id ``<node id> [msg] (k=v)``,
+beside the parent test's own result. The id is the same on every run, in
+every process and under xdist: a parameter shows its value when that is a
+plain literal (``(i=1)``, ``(name='a b')``, ``(pair=(1, 'x'))``) and its type
+otherwise (``(it=<range_iterator>)``, ``(f=<function>)``), never a memory
+address; see :mod:`.subtest_ids`. A description seen again within one test
+gets `` #2``, `` #3``... in the order the subtests ran. pytest counts them
 the same way ("2 failed, 1 passed, 2 subtests passed"), so no subtest is lost
 and passed + failed add up to what pytest printed.
 
@@ -24,12 +29,15 @@ from typing import Any
 
 from junit_uploader.payload import DETAILS_MAX, MESSAGE_MAX, capped
 
+from .subtest_ids import describe_subtest, worker_params
+
+
 def first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
 
 
 class _Result:
-    __slots__ = ("nodeid", "file", "line", "name", "status", "duration", "reruns", "message", "details")
+    __slots__ = ("details", "duration", "file", "line", "message", "name", "nodeid", "reruns", "status")
 
     def __init__(self, nodeid: str, location: tuple[str, int | None, str] | None) -> None:
         self.nodeid = nodeid
@@ -76,18 +84,8 @@ def _skip_reason(report: Any) -> str | None:
     longrepr = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:
         reason = str(longrepr[2])
-        return reason[len("Skipped: ") :] if reason.startswith("Skipped: ") else reason
+        return reason.removeprefix("Skipped: ")
     return first_line(str(longrepr)) if longrepr else None
-
-
-def _subtest_description(report: Any) -> str:
-    context = report.context
-    parts = []
-    if context.msg is not None:
-        parts.append(f"[{context.msg}]")
-    if context.kwargs:
-        parts.append("(" + ", ".join(f"{k}={v}" for k, v in context.kwargs.items()) + ")")
-    return " ".join(parts) or "(<subtest>)"
 
 
 class Recorder:
@@ -164,7 +162,10 @@ class Recorder:
         result.message = xfail_reason if xfail_reason is not None else _skip_reason(report)
 
     def _add_subtest(self, report: Any) -> None:
-        base = f"{report.nodeid} {_subtest_description(report)}"
+        context = report.context
+        # xdist's controller marks the reports it loads from a worker with that worker's node
+        params = worker_params(context) if hasattr(report, "node") else context.kwargs
+        base = f"{report.nodeid} {describe_subtest(context.msg, params)}"
         seen = self._subtest_counts.get(base, 0) + 1
         self._subtest_counts[base] = seen
         nodeid = base if seen == 1 else f"{base} #{seen}"
