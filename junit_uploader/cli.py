@@ -122,7 +122,7 @@ def upload(
     say: _Printer,
 ) -> int:
     parsed = parse_reports(find_reports(patterns, cwd=cwd))
-    ci = detect_ci(env)
+    ci = detect_ci(env, checkout=cwd)
     label = settings.label or default_label(patterns)
     run_id = make_run_id(ci, label, override=settings.run_id)
     payload = build_payload(

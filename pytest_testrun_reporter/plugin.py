@@ -110,7 +110,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     from .reporter import TestrunReporter
 
-    reporter = TestrunReporter(settings, ci=detect_ci(env), label=default_label(), problems=problems)
+    # the checkout's git tells a local run's commit and branch; read at the start, as the tests saw the tree
+    ci = detect_ci(env, checkout=config.rootpath)
+    reporter = TestrunReporter(settings, ci=ci, label=default_label(), problems=problems)
     config.stash[reporter_key] = reporter
     config.pluginmanager.register(reporter, "testrun-reporter")
 

@@ -13,7 +13,8 @@ class CIContext:
     ``job_id`` is the provider's id of this one execution of it where there is
     one (GitLab ``CI_JOB_ID``, CircleCI ``CIRCLE_BUILD_NUM``, ...). ``attempt``
     is the provider's own retry number, as it counts it (GitHub and Azure
-    start at 1, Buildkite at 0).
+    start at 1, Buildkite at 0). ``dirty`` is known only where the commit was
+    read from the checkout itself: whether tracked files differed from it.
     """
 
     provider: str
@@ -27,6 +28,7 @@ class CIContext:
     pull_request: str | None = None
     url: str | None = None
     job_id: str | None = None
+    dirty: bool | None = None
 
     def in_ci(self) -> bool:
         return self.provider != "local"

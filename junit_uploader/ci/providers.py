@@ -12,6 +12,8 @@ from urllib.parse import quote
 
 from .context import CIContext
 from .environment import (
+    _PULL_REF,
+    _PULL_URL,
     _after,
     _branch_of_ref,
     _ci_is_set,
@@ -20,8 +22,6 @@ from .environment import (
     _match,
     _number,
     _plain_branch,
-    _PULL_REF,
-    _PULL_URL,
     _repo_path,
     _url,
 )

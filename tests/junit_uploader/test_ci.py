@@ -8,7 +8,6 @@ change on a retry, in another job, on another parallel node, and in a PR build.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import re
@@ -17,7 +16,15 @@ from typing import Any
 
 import pytest
 
-from junit_uploader.ci import PROVIDERS, RUN_ID_MAX, CIContext, ci_metadata, detect_ci, make_run_id, vcs_metadata
+from junit_uploader.ci import (
+    PROVIDERS,
+    RUN_ID_MAX,
+    CIContext,
+    ci_metadata,
+    detect_ci,
+    make_run_id,
+    vcs_metadata,
+)
 
 ENVS = Path(__file__).parent / "ci_envs"
 FIXTURES: list[dict[str, Any]] = [json.loads(path.read_text()) for path in sorted(ENVS.glob("*.json"))]
@@ -60,7 +67,7 @@ def test_every_provider_has_a_fixture_named_after_it() -> None:
 
 @pytest.mark.parametrize("fixture", fixtures_with())
 def test_detects_the_provider_and_reads_every_field(fixture: dict[str, Any]) -> None:
-    assert dataclasses.asdict(detect_ci(fixture["env"])) == fixture["expected"]
+    assert detect_ci(fixture["env"]) == CIContext(**fixture["expected"])
 
 
 @pytest.mark.parametrize("fixture", fixtures_with())
