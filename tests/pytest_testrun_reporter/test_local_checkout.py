@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from collector_harness import CollectorProcess, new_project
 from git_checkout import Checkout
 
 
@@ -58,3 +59,19 @@ def test_overrides_name_the_commit_and_branch_of_a_ci_that_is_not_known(
 
     assert payload["vcs"] == {"commit": "0123abcd", "branch": "release/2.0"}
     assert payload["ci"]["provider"] == "ci"
+
+
+def test_the_collector_lists_a_local_run_under_its_branch(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, collector: CollectorProcess
+) -> None:
+    project = new_project(collector)
+    monkeypatch.setenv("TESTRUN_URL", project.url)
+    monkeypatch.setenv("TESTRUN_TOKEN", project.ingest_token)
+    checkout = Checkout(pytester.path, branch="feature/login")
+    commit = checkout.commit({"test_cart.py": "def test_adds():\n    pass\n"})
+
+    result = pytester.runpytest("--testrun-report")
+
+    result.stdout.fnmatch_lines(["testrun: 1 result → run local:*(201 created)"])
+    runs = project.get("/api/v1/runs", params={"branch": "feature/login"}).json()["runs"]
+    assert [run["vcs"] for run in runs] == [{"commit": commit, "branch": "feature/login", "dirty": False}]
