@@ -23,14 +23,22 @@ The store keeps per-day rollups at ingest; this module turns them into answers.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from .errors import BadRequest
+from .histogram import exact_percentile, histogram_percentile
+from .model import (
+    FailureDetail,
+    HistoryPage,
+    RunPoint,
+    TestLabel,
+    TestTotals,
+    Window,
+)
 from .params import bounded_int
 
 if TYPE_CHECKING:
@@ -43,162 +51,6 @@ DEFAULT_LIMIT = 50
 MAX_LIMIT = 500
 #: example run ids listed per flaky test
 EXAMPLES = 5
-
-#: durations at or below this (ms) share bucket 0; above it each bucket is 10% wider than the last
-BUCKET_FLOOR_MS = 0.01
-BUCKET_GROWTH = 1.1
-
-
-def duration_bucket(duration_ms: float) -> int:
-    """The histogram bucket of a duration: bucket b holds (FLOOR·1.1^(b-1), FLOOR·1.1^b]."""
-    if duration_ms <= BUCKET_FLOOR_MS:
-        return 0
-    return max(1, math.ceil(math.log(duration_ms / BUCKET_FLOOR_MS) / math.log(BUCKET_GROWTH) - 1e-9))
-
-
-def bucket_value(bucket: int) -> float:
-    """The geometric middle of a bucket: within 5% of every duration in it (bucket 0: its half)."""
-    if bucket <= 0:
-        return BUCKET_FLOOR_MS / 2
-    return BUCKET_FLOOR_MS * BUCKET_GROWTH ** (bucket - 0.5)
-
-
-def histogram_percentile(counts: Mapping[int, int], percent: float, low: float | None, high: float | None) -> float | None:
-    """The nearest-rank percentile of a histogram, kept within the range [low, high] actually seen."""
-    total = sum(counts.values())
-    if total <= 0:
-        return None
-    rank = max(1, math.ceil(percent / 100 * total))
-    seen = 0
-    for bucket in sorted(counts):
-        seen += counts[bucket]
-        if seen >= rank:
-            value = bucket_value(bucket)
-            if low is not None:
-                value = max(value, low)
-            if high is not None:
-                value = min(value, high)
-            return value
-    return None  # unreachable: the loop reaches total >= rank
-
-
-def exact_percentile(values: list[float], percent: float) -> float | None:
-    """Nearest-rank percentile of a list (run durations are few enough to sort)."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[max(1, math.ceil(percent / 100 * len(ordered))) - 1]
-
-
-# --- what the store answers ----------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class Window:
-    """The last ``days`` UTC days up to ``today`` (included), optionally on one branch."""
-
-    days: int
-    branch: str | None
-    today: date
-
-    @property
-    def first_day(self) -> str:
-        return (self.today - timedelta(days=self.days - 1)).isoformat()
-
-    @property
-    def since(self) -> str:
-        """The first instant of the window, as the stores write times."""
-        return self.first_day + "T00:00:00.000000Z"
-
-    def day_list(self) -> list[str]:
-        return [(self.today - timedelta(days=back)).isoformat() for back in range(self.days - 1, -1, -1)]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"days": self.days, "branch": self.branch, "from": self.first_day, "to": self.today.isoformat()}
-
-
-@dataclass(frozen=True, slots=True)
-class RunPoint:
-    started_at: str
-    status: str
-    duration_ms: float | None
-    tests_ran: int
-
-
-@dataclass(frozen=True, slots=True)
-class TestTotals:
-    """One test's results over a window: how many ran, how many of those failed."""
-
-    __test__ = False
-    test_id: str
-    ran: int
-    failures: int
-
-
-@dataclass(slots=True)
-class TestDurations:
-    """One test's durations over a window: results that ran, their sum and range, and their histogram."""
-
-    __test__ = False
-    ran: int
-    duration_sum: float
-    duration_min: float
-    duration_max: float
-    histogram: dict[int, int]
-
-
-@dataclass(frozen=True, slots=True)
-class TestLabel:
-    """A test's name and suite as last reported in the window, and its latest failure there."""
-
-    __test__ = False
-    name: str
-    suite: str | None
-    last_failure_at: str | None
-    last_failure_run_pk: int | None
-
-
-@dataclass(frozen=True, slots=True)
-class RetryFlake:
-    test_id: str
-    run_id: str
-    commit: str | None
-    at: str
-
-
-@dataclass(frozen=True, slots=True)
-class MixedCommit:
-    test_id: str
-    commit: str
-    failures: int
-    last_at: str
-    last_failure_run_id: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class FailureDetail:
-    run_id: str
-    at: str
-    message: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryEntry:
-    run_id: str
-    name: str
-    suite: str | None
-    started_at: str
-    commit: str | None
-    branch: str | None
-    status: str
-    duration_ms: float
-    attempts: int
-    flaky: bool
-    message: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class HistoryPage:
-    entries: list[HistoryEntry]
-    next_cursor: str | None
 
 
 # --- what the API and the web pages show ----------------------------------------------

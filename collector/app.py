@@ -123,7 +123,7 @@ def create_app(settings: Settings, *, store: Store | None = None, metrics: Metri
         app.error_handler[code] = _render_router_error
     runs.register(app, state)
     analytics.register(app, state)
-    web.register(app, state)
+    web.register(app, store=store, auth=state.auth, settings=settings, draining=state.draining)
     admin.register(app, state)
     ops.register(app, state)
     app.wsgi_app = RequestLogMiddleware(app, metrics, log_format=settings.log_format)

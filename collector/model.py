@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 TEST_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
@@ -199,3 +200,114 @@ class PruneReport:
     tests: int
     batches: int
     longest_batch_s: float
+
+
+# --- what the store answers the analytics -------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The last ``days`` UTC days up to ``today`` (included), optionally on one branch."""
+
+    days: int
+    branch: str | None
+    today: date
+
+    @property
+    def first_day(self) -> str:
+        return (self.today - timedelta(days=self.days - 1)).isoformat()
+
+    @property
+    def since(self) -> str:
+        """The first instant of the window, as the stores write times."""
+        return self.first_day + "T00:00:00.000000Z"
+
+    def day_list(self) -> list[str]:
+        return [(self.today - timedelta(days=back)).isoformat() for back in range(self.days - 1, -1, -1)]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"days": self.days, "branch": self.branch, "from": self.first_day, "to": self.today.isoformat()}
+
+
+@dataclass(frozen=True, slots=True)
+class RunPoint:
+    started_at: str
+    status: str
+    duration_ms: float | None
+    tests_ran: int
+
+
+@dataclass(frozen=True, slots=True)
+class TestTotals:
+    """One test's results over a window: how many ran, how many of those failed."""
+
+    __test__ = False
+    test_id: str
+    ran: int
+    failures: int
+
+
+@dataclass(slots=True)
+class TestDurations:
+    """One test's durations over a window: results that ran, their sum and range, and their histogram."""
+
+    __test__ = False
+    ran: int
+    duration_sum: float
+    duration_min: float
+    duration_max: float
+    histogram: dict[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class TestLabel:
+    """A test's name and suite as last reported in the window, and its latest failure there."""
+
+    __test__ = False
+    name: str
+    suite: str | None
+    last_failure_at: str | None
+    last_failure_run_pk: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RetryFlake:
+    test_id: str
+    run_id: str
+    commit: str | None
+    at: str
+
+
+@dataclass(frozen=True, slots=True)
+class MixedCommit:
+    test_id: str
+    commit: str
+    failures: int
+    last_at: str
+    last_failure_run_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class FailureDetail:
+    run_id: str
+    at: str
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    run_id: str
+    name: str
+    suite: str | None
+    started_at: str
+    commit: str | None
+    branch: str | None
+    status: str
+    duration_ms: float
+    attempts: int
+    flaky: bool
+    message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPage:
+    entries: list[HistoryEntry]
+    next_cursor: str | None

@@ -8,7 +8,8 @@ from typing import Any
 
 import bottle
 
-from ..analytics import Analytics, Window, parse_days, parse_limit
+from ..analytics import Analytics, parse_days, parse_limit
+from ..model import Window
 from .runs import run_url
 
 

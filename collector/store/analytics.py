@@ -12,7 +12,7 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
-from ..analytics import (
+from ..model import (
     FailureDetail,
     HistoryEntry,
     HistoryPage,

@@ -13,7 +13,7 @@ The database makes a new run's rows from the results just inserted
 (``INSERT ... SELECT``), which costs a fraction of binding every row from
 Python. A result's duration bucket is computed by the database too, by the
 same expression when it is added and when it is subtracted: on SQLite a
-function the store registers (``collector.analytics.duration_bucket``), on
+function the store registers (``collector.histogram.duration_bucket``), on
 PostgreSQL the same arithmetic in SQL. Rows are written in key order, and
 runs on one commit take turns (PostgreSQL: an advisory lock), so two
 transactions touching the same rollups wait for each other instead of
@@ -26,7 +26,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from ..analytics import BUCKET_FLOOR_MS, BUCKET_GROWTH
+from ..histogram import BUCKET_FLOOR_MS, BUCKET_GROWTH
 from ..model import RunPayload
 from ..timeutil import utc_now
 
@@ -49,7 +49,7 @@ class Dialect:
     param: str
     #: the UTC date (YYYY-MM-DD) of ``r.started_at``
     day_of_run: str
-    #: ``t.duration_ms``'s bucket, as collector.analytics.duration_bucket computes it
+    #: ``t.duration_ms``'s bucket, as collector.histogram.duration_bucket computes it
     bucket_of_result: str
     #: the placeholder of a stored time, in ``{time}``
     time_param: str

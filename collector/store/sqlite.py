@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from ..analytics import duration_bucket
+from ..histogram import duration_bucket
 from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
 from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestPage, TestResult, TokenRecord, WebSession
 from ..timeutil import utc_now

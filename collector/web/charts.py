@@ -12,7 +12,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from ..analytics import DaySummary, HistoryEntry
+from ..analytics import DaySummary
+from ..model import HistoryEntry
 from . import format as fmt
 
 #: viewBox sizes: about the width a chart is shown at, so its 11-unit labels read as 11 px

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode, urlsplit
 
-from ..analytics import DEFAULT_DAYS, Window
+from ..analytics import DEFAULT_DAYS
+from ..model import Window
 from ..timeutil import parse_rfc3339
 from ..validation import METADATA_VALUE_MAX, RUN_ID_MAX, TEST_ID_MAX, TEST_TEXT_MAX
 

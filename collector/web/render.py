@@ -11,7 +11,7 @@ import logging
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
 
 import bottle
@@ -20,9 +20,6 @@ from ..errors import CollectorError, Unavailable
 from ..middleware import REQUEST_ID_KEY
 from . import format as fmt
 from .session import SignInRequired, forget
-
-if TYPE_CHECKING:
-    from ..app import AppState
 
 log = logging.getLogger("testrun")
 
@@ -133,15 +130,15 @@ class WebPlugin:
     name = "testrun-web"
     api = 2
 
-    def __init__(self, state: AppState) -> None:
-        self.state = state
+    def __init__(self, draining: threading.Event) -> None:
+        self.draining = draining
 
     def apply(self, callback: Callable[..., Any], route: bottle.Route) -> Callable[..., Any]:
         cacheable = route.config.get("cacheable", False)
 
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                if self.state.draining.is_set():
+                if self.draining.is_set():
                     raise Unavailable("the collector is shutting down; reload in a moment")
                 result = callback(*args, **kwargs)
             except SignInRequired as required:

@@ -13,19 +13,30 @@ from urllib.parse import urlsplit
 
 import bottle
 
-from ..analytics import Analytics, Window, parse_days, parse_limit
+from ..analytics import Analytics, parse_days, parse_limit
 from ..api.runs import run_url
 from ..errors import BadRequest, NotFound
 from ..middleware import request_context
+from ..model import ATTENTION_RANKS, RUN_STATUSES, Project, Window
 from ..params import status_filter
-from ..model import ATTENTION_RANKS, RUN_STATUSES, Project
 from . import charts
 from . import format as fmt
 from .render import PROJECT_KEY, STATIC, WebPlugin, error_page, render, safe_next
-from .session import SignInRefused, WebSessions, check_pasted_token, forget, remember, session_cookie
+from .session import (
+    SignInRefused,
+    WebSessions,
+    check_pasted_token,
+    forget,
+    remember,
+    session_cookie,
+)
 
 if TYPE_CHECKING:
-    from ..app import AppState
+    import threading
+
+    from ..auth import Authenticator
+    from ..settings import Settings
+    from ..store import Store
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 
@@ -100,10 +111,13 @@ def _refuse_cross_site_post() -> None:
         raise BadRequest(CROSS_SITE if origin is not None else NO_ORIGIN)
 
 
-def register(app: bottle.Bottle, state: AppState) -> None:
-    analytics = Analytics(state.store)
-    plugin = WebPlugin(state)
-    sessions = WebSessions(state.store, state.settings)
+def register(
+    app: bottle.Bottle, *, store: Store, auth: Authenticator, settings: Settings, draining: threading.Event
+) -> None:
+    """The web pages' routes on ``app``, reading ``store``; ``draining`` set means answer 503."""
+    analytics = Analytics(store)
+    plugin = WebPlugin(draining)
+    sessions = WebSessions(store, settings)
 
     def page(path: str, method: str = "GET", **config: Any) -> Decorator:
         """A UI route: rendered by WebPlugin (HTML, headers) instead of the API's JSON plugin.
@@ -166,7 +180,7 @@ def register(app: bottle.Bottle, state: AppState) -> None:
         target = safe_next(form.getunicode("next"))
         try:
             principal = check_pasted_token(
-                state.auth, state.store, form.getunicode("token") or "", client=bottle.request.remote_addr or ""
+                auth, store, form.getunicode("token") or "", client=bottle.request.remote_addr or ""
             )
         except SignInRefused as refused:
             bottle.response.status = refused.status
@@ -210,7 +224,7 @@ def register(app: bottle.Bottle, state: AppState) -> None:
     def runs() -> str:
         project = signed_in()
         branch, status, cursor = _query("branch"), status_filter(_query("status")), _query("cursor")
-        listing = state.store.list_runs(project, limit=RUNS_PER_PAGE, cursor=cursor, branch=branch, status=status)
+        listing = store.list_runs(project, limit=RUNS_PER_PAGE, cursor=cursor, branch=branch, status=status)
         return render(
             "runs",
             title="Runs",
@@ -233,8 +247,8 @@ def register(app: bottle.Bottle, state: AppState) -> None:
         if _query("all") is not None:  # the old "show all tests" link: every test on one page is no longer offered
             return bottle.HTTPResponse(status=303, headers={"Location": fmt.run_href(run_id)})
         cursor = _query("cursor")
-        stored = state.store.get_run(project, run_id, with_tests=False)
-        listing = state.store.list_run_tests(project, run_id, limit=RUN_TESTS_PER_PAGE, cursor=cursor)
+        stored = store.get_run(project, run_id, with_tests=False)
+        listing = store.list_run_tests(project, run_id, limit=RUN_TESTS_PER_PAGE, cursor=cursor)
         return render(
             "run",
             title=f"Run {stored.run_id}",

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from collector.analytics import DaySummary, HistoryEntry
+from collector.analytics import DaySummary
+from collector.model import HistoryEntry
 from collector.web import charts
 
 
