@@ -35,8 +35,8 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import psycopg
@@ -47,32 +47,20 @@ from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestPage, TestResult, TokenRecord, WebSession
+from ..errors import ConfigError, Invalid, SchemaMismatch, Unavailable
+from ..model import InsertOutcome, Project, RunPayload, TestResult
 from ..timeutil import format_utc, utc_now
-from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
-    project_from_row,
     repeated_test_id,
-    result_from_values,
     result_values,
     run_params,
-    run_tests_page,
-    run_tests_page_sql,
-    run_tests_params,
-    tests_position,
-    runs_before_filter,
-    runs_page,
-    runs_page_filter,
-    select_web_session,
     stored_run_from_payload,
     stored_run_from_row,
-    token_from_row,
-    web_session_from_row,
 )
+from .sql import INSERT_RUN, SELECT_RUN, SQLStore, run_values
 
 Connection = psycopg.Connection[DictRow]
 
@@ -91,37 +79,9 @@ CONNECTION_DEFAULTS = {
     "tcp_user_timeout": "10000",
 }
 
-_RUN_COLUMNS = (
-    "project_id, run_id, status, started_at, duration_ms, received_at, digest, ci, vcs, reporter, "
-    "branch, commit_sha, tests_total, passed, failed, error, skipped, xfailed, xpassed, flaky"
-)
-_INSERT_RUN = f"""
-    INSERT INTO runs ({_RUN_COLUMNS})
-    VALUES ({", ".join(f"%({name.strip()})s" for name in _RUN_COLUMNS.split(","))})
-    ON CONFLICT (project_id, run_id) DO NOTHING
-    RETURNING id
-"""
-_SELECT_RUNS = """
-    SELECT id, run_id, status, started_at, duration_ms, received_at, digest, ci, vcs, reporter,
-           tests_total, passed, failed, error, skipped, xfailed, xpassed, flaky
-    FROM runs
-"""
-_SELECT_RUN = f"{_SELECT_RUNS} WHERE project_id = %s AND run_id = %s"
+_INSERT_RUN = rollups.POSTGRESQL.sql(INSERT_RUN) + " RETURNING id"
+_SELECT_RUN = rollups.POSTGRESQL.sql(SELECT_RUN)
 _COPY_RESULTS = f"COPY test_results (run_pk, {', '.join(RESULT_COLUMNS)}) FROM STDIN"
-_SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = %s ORDER BY seq"
-_SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = %s AND run_id = %s"
-_SELECT_TESTS_PAGE = run_tests_page_sql("%s")
-_SELECT_PROJECTS = "SELECT p.id, o.name AS org, p.name, p.created_at FROM projects p JOIN orgs o ON o.id = p.org_id"
-_SELECT_TOKENS = """
-    SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
-           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at
-    FROM tokens t
-    LEFT JOIN projects p ON p.id = t.project_id
-    LEFT JOIN orgs o ON o.id = p.org_id
-"""
-
-
-_SELECT_WEB_SESSION = select_web_session("%s")
 
 
 class UtcTextLoader(TimestamptzLoader):
@@ -153,13 +113,7 @@ def _schema_version(conn: Connection) -> int:
     return int(row["version"])
 
 
-def _fetch_one(conn: Connection, sql: str, params: Sequence[Any] | Mapping[str, Any]) -> DictRow:
-    row = conn.execute(sql, params).fetchone()
-    assert row is not None
-    return row
-
-
-class PostgresStore(Store):
+class PostgresStore(SQLStore):
     LATEST_VERSION = 3
     DIALECT = rollups.POSTGRESQL
 
@@ -281,6 +235,28 @@ class PostgresStore(Store):
         with self._connection() as conn:
             return conn.execute(sql, params).fetchall()
 
+    def _reading(self) -> AbstractContextManager[Connection]:
+        # One connection, no transaction needed: a run and its tests become visible together and only
+        # change when pruning deletes both.
+        return self._connection()
+
+    def _tuples(self, conn: Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        return conn.cursor(row_factory=tuple_row).execute(sql, params).fetchall()
+
+    def _insert_id(self, conn: Connection, sql: str, params: Sequence[Any]) -> int | None:
+        row = conn.execute(sql + " RETURNING id", params).fetchone()
+        return None if row is None else int(row["id"])
+
+    def _cursor(self, conn: Connection) -> rollups.Cursor:
+        return conn.cursor()
+
+    def _violation(self, error: BaseException) -> str | None:
+        if isinstance(error, pg_errors.UniqueViolation):
+            return "unique"
+        if isinstance(error, pg_errors.ForeignKeyViolation):
+            return "foreign_key"
+        return None
+
     def close(self) -> None:
         self._pool.close(timeout=5.0)
 
@@ -312,7 +288,7 @@ class PostgresStore(Store):
                     continue  # another process applied it while we waited for the lock
                 conn.execute(migration.sql.encode())  # several statements, no parameters: one simple query
                 if migration.version == rollups.FIRST_VERSION:
-                    _roll_up_stored_runs(conn)
+                    self._roll_up_stored_runs(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
                     (migration.version, utc_now()),
@@ -320,139 +296,14 @@ class PostgresStore(Store):
             applied.append(migration.version)
         return applied
 
-    # --- orgs and projects --------------------------------------------------
-    def create_org(self, name: str) -> Org:
-        created_at = utc_now()
-        try:
-            with self._transaction() as conn:
-                row = _fetch_one(
-                    conn, "INSERT INTO orgs (name, created_at) VALUES (%s, %s) RETURNING id", (name, created_at)
-                )
-        except pg_errors.UniqueViolation as exc:
-            raise AlreadyExists(f"org {name!r} already exists") from exc
-        return Org(row["id"], name, created_at)
-
-    def list_orgs(self) -> list[Org]:
-        rows = self._fetch("SELECT id, name, created_at FROM orgs ORDER BY name")
-        return [Org(row["id"], row["name"], row["created_at"]) for row in rows]
-
-    def create_project(self, org: str, name: str) -> Project:
-        created_at = utc_now()
-        try:
-            with self._transaction() as conn:
-                found = conn.execute("SELECT id FROM orgs WHERE name = %s", (org,)).fetchone()
-                if found is None:
-                    raise NotFound(f"org {org!r} not found")
-                row = _fetch_one(
-                    conn,
-                    "INSERT INTO projects (org_id, name, created_at) VALUES (%s, %s, %s) RETURNING id",
-                    (found["id"], name, created_at),
-                )
-        except pg_errors.UniqueViolation as exc:
-            raise AlreadyExists(f"project '{org}/{name}' already exists") from exc
-        return Project(row["id"], org, name, created_at)
-
-    def get_project(self, org: str, name: str) -> Project:
-        rows = self._fetch(f"{_SELECT_PROJECTS} WHERE o.name = %s AND p.name = %s", (org, name))
-        if not rows:
-            raise NotFound(f"project '{org}/{name}' not found")
-        return project_from_row(rows[0])
-
-    def list_projects(self, org: str | None = None) -> list[Project]:
-        where, params = ("WHERE o.name = %s", (org,)) if org is not None else ("", ())
-        rows = self._fetch(f"{_SELECT_PROJECTS} {where} ORDER BY o.name, p.name", params)
-        return [project_from_row(row) for row in rows]
-
-    # --- tokens -------------------------------------------------------------
-    def insert_token(self, token: TokenRecord) -> None:
-        values = (
-            token.token_id,
-            token.project.id if token.project is not None else None,
-            token.secret_hash,
-            " ".join(token.scopes),
-            token.created_at,
-            token.expires_at,
-            token.revoked_at,
-            token.last_used_at,
-        )
-        try:
-            with self._transaction() as conn:
-                conn.execute(
-                    "INSERT INTO tokens (token_id, project_id, secret_hash, scopes, created_at, expires_at, "
-                    "revoked_at, last_used_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                    values,
-                )
-        except pg_errors.UniqueViolation as exc:
-            raise AlreadyExists(f"token {token.token_id!r} already exists") from exc
-        except pg_errors.ForeignKeyViolation as exc:
-            assert token.project is not None  # the only foreign key
-            raise NotFound(f"project {token.project.slug!r} not found") from exc
-
-    def get_token(self, token_id: str) -> TokenRecord | None:
-        rows = self._fetch(f"{_SELECT_TOKENS} WHERE t.token_id = %s", (token_id,))
-        return token_from_row(rows[0]) if rows else None
-
-    def list_tokens(self, project: Project | None = None) -> list[TokenRecord]:
-        where, params = ("WHERE t.project_id = %s", (project.id,)) if project is not None else ("", ())
-        rows = self._fetch(f"{_SELECT_TOKENS} {where} ORDER BY t.created_at, t.token_id", params)
-        return [token_from_row(row) for row in rows]
-
-    def revoke_token(self, token_id: str, when: str) -> bool:
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE tokens SET revoked_at = COALESCE(revoked_at, %s) WHERE token_id = %s", (when, token_id)
-            )
-            conn.execute("DELETE FROM web_sessions WHERE token_id = %s", (token_id,))
-        return cursor.rowcount == 1
-
-    def touch_token(self, token_id: str, when: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE tokens SET last_used_at = %s WHERE token_id = %s", (when, token_id))
-
-    # --- web sessions -------------------------------------------------------
-    def create_web_session(self, id_hash: bytes, token_id: str, when: str) -> None:
-        try:
-            with self._transaction() as conn:
-                conn.execute(
-                    "INSERT INTO web_sessions (id_hash, token_id, created_at, last_seen_at) VALUES (%s, %s, %s, %s)",
-                    (id_hash, token_id, when, when),
-                )
-        except pg_errors.UniqueViolation as exc:
-            raise AlreadyExists("that web session already exists") from exc
-        except pg_errors.ForeignKeyViolation as exc:
-            raise NotFound(f"token {token_id!r} not found") from exc
-
-    def get_web_session(self, id_hash: bytes) -> WebSession | None:
-        rows = self._fetch(_SELECT_WEB_SESSION, (id_hash,))
-        return web_session_from_row(rows[0]) if rows else None
-
-    def touch_web_session(self, id_hash: bytes, when: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE web_sessions SET last_seen_at = %s WHERE id_hash = %s", (when, id_hash))
-
-    def delete_web_session(self, id_hash: bytes) -> bool:
-        with self._transaction() as conn:
-            cursor = conn.execute("DELETE FROM web_sessions WHERE id_hash = %s", (id_hash,))
-        return cursor.rowcount == 1
-
-    def purge_web_sessions(self, *, idle_before: str, created_before: str, limit: int) -> int:
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "DELETE FROM web_sessions WHERE id_hash IN (SELECT id_hash FROM web_sessions "
-                "WHERE last_seen_at < %s::timestamptz OR created_at < %s::timestamptz LIMIT %s)",
-                (idle_before, created_before, limit),
-            )
-        return cursor.rowcount
-
     # --- runs ---------------------------------------------------------------
     def insert_run(self, project: Project, run: RunPayload, received_at: str) -> InsertOutcome:
         started_at = run.started_at or received_at
         with self._transaction() as conn:
-            inserted = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at)).fetchone()
+            inserted = conn.execute(_INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at))).fetchone()
             if inserted is not None:
                 self._copy_tests(conn, inserted["id"], run.tests)
-                key = rollups.RunKey.of_new_run(inserted["id"], project.id, started_at, run)
-                rollups.add_run(conn.cursor(), key, rollups.POSTGRESQL)
+                self._add_rollups(conn, project, inserted["id"], started_at, run)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
@@ -474,75 +325,3 @@ class PostgresStore(Store):
             if repeated is None:
                 raise
             raise Invalid([repeated]) from exc
-
-    def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
-        # One connection, no transaction needed: a run and its tests become visible together and only
-        # change when pruning deletes both.
-        with self._connection() as conn:
-            row = conn.execute(_SELECT_RUN, (project.id, run_id)).fetchone()
-            if row is None:
-                raise NotFound(f"run {run_id!r} not found")
-            tests = None
-            if with_tests:
-                cursor = conn.cursor(row_factory=tuple_row)  # plain tuples: a run may hold 100,000 tests
-                tests = [result_from_values(values) for values in cursor.execute(_SELECT_RESULTS, (row["id"],))]
-        return stored_run_from_row(row, tests)
-
-    def list_run_tests(self, project: Project, run_id: str, *, limit: int, cursor: str | None = None) -> TestPage:
-        position = tests_position(limit, cursor)
-        with self._connection() as conn:
-            row = conn.execute(_SELECT_RUN_PK, (project.id, run_id)).fetchone()
-            if row is None:
-                raise NotFound(f"run {run_id!r} not found")
-            reader = conn.cursor(row_factory=tuple_row)
-            rows = reader.execute(_SELECT_TESTS_PAGE, run_tests_params(row["id"], limit, position)).fetchall()
-        return run_tests_page(rows, limit)
-
-    def list_runs(
-        self,
-        project: Project,
-        *,
-        limit: int,
-        cursor: str | None = None,
-        branch: str | None = None,
-        status: str | None = None,
-    ) -> RunPage:
-        where, params = runs_page_filter(
-            project, limit=limit, cursor=cursor, branch=branch, status=status, param="%s", time_param="%s::timestamptz"
-        )
-        rows = self._fetch(f"{_SELECT_RUNS} WHERE {where} ORDER BY started_at DESC, id DESC LIMIT %s", params)
-        return runs_page(rows, limit)
-
-    # --- retention ----------------------------------------------------------
-    def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
-        where, params = _before(cutoff, project)
-        row = self._fetch(f"SELECT count(*) AS runs, coalesce(sum(tests_total), 0) AS tests FROM runs WHERE {where}", params)[0]
-        return int(row["runs"]), int(row["tests"])
-
-    def _delete_oldest_runs_before(self, cutoff: str, project: Project | None, batch_tests: int) -> tuple[int, int]:
-        where, params = _before(cutoff, project)
-        with self._transaction() as conn:
-            candidates = conn.execute(
-                f"SELECT id, tests_total FROM runs WHERE {where} ORDER BY started_at, id LIMIT %s",
-                (*params, PRUNE_SCAN_RUNS),
-            ).fetchall()
-            ids, tests = oldest_batch([(row["id"], row["tests_total"]) for row in candidates], batch_tests)
-            if ids:
-                rollups.subtract(conn.cursor(), _rollup_of_stored(conn, ids), rollups.POSTGRESQL)
-                conn.execute("DELETE FROM runs WHERE id = ANY(%s)", (ids,))
-        return len(ids), tests
-
-
-def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
-    return runs_before_filter(cutoff, project, param="%s", time_param="%s::timestamptz")
-
-
-def _rollup_of_stored(conn: Connection, run_pks: list[int]) -> rollups.Rollup:
-    cursor = conn.cursor(row_factory=tuple_row)
-    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), rollups.POSTGRESQL), run_pks).fetchall())
-
-
-def _roll_up_stored_runs(conn: Connection) -> None:
-    """Build the rollups of the runs stored before they existed."""
-    runs = conn.cursor(row_factory=tuple_row).execute(rollups.STORED_RUNS).fetchall()
-    rollups.roll_up_stored_runs(conn.cursor(), runs, rollups.POSTGRESQL)

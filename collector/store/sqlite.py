@@ -29,71 +29,29 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from ..errors import ConfigError, Invalid, SchemaMismatch, Unavailable
 from ..histogram import duration_bucket
-from ..errors import AlreadyExists, ConfigError, Invalid, NotFound, SchemaMismatch, Unavailable
-from ..model import InsertOutcome, Org, Project, RunPage, RunPayload, StoredRun, TestPage, TestResult, TokenRecord, WebSession
+from ..model import InsertOutcome, Project, RunPayload, TestResult
 from ..timeutil import utc_now
-from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
 from . import rollups
 from .migrations import load_migrations
 from .records import (
     RESULT_COLUMNS,
-    project_from_row,
     repeated_test_id,
-    result_from_values,
     result_values,
     run_params,
-    run_tests_page,
-    run_tests_page_sql,
-    run_tests_params,
-    tests_position,
-    runs_before_filter,
-    runs_page,
-    runs_page_filter,
-    select_web_session,
     stored_run_from_payload,
     stored_run_from_row,
-    token_from_row,
-    web_session_from_row,
 )
+from .sql import INSERT_RUN, SELECT_RUN, SQLStore, run_values
 
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
 
-_INSERT_RUN = """
-    INSERT INTO runs (
-        project_id, run_id, status, started_at, duration_ms, received_at, digest, ci, vcs, reporter,
-        branch, commit_sha, tests_total, passed, failed, error, skipped, xfailed, xpassed, flaky
-    ) VALUES (
-        :project_id, :run_id, :status, :started_at, :duration_ms, :received_at, :digest, :ci, :vcs, :reporter,
-        :branch, :commit_sha, :tests_total, :passed, :failed, :error, :skipped, :xfailed, :xpassed, :flaky
-    )
-    ON CONFLICT (project_id, run_id) DO NOTHING
-"""
-_SELECT_RUNS = """
-    SELECT id, run_id, status, started_at, duration_ms, received_at, digest, ci, vcs, reporter,
-           tests_total, passed, failed, error, skipped, xfailed, xpassed, flaky
-    FROM runs
-"""
-_SELECT_RUN = f"{_SELECT_RUNS} WHERE project_id = ? AND run_id = ?"
 _INSERT_RESULTS = (
     f"INSERT INTO test_results (run_pk, {', '.join(RESULT_COLUMNS)}) "
     f"VALUES ({', '.join('?' * (1 + len(RESULT_COLUMNS)))})"
 )
-_SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = ? ORDER BY seq"
-_SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ?"
-_SELECT_TESTS_PAGE = run_tests_page_sql("?")
-_SELECT_PROJECTS = "SELECT p.id, o.name AS org, p.name, p.created_at FROM projects p JOIN orgs o ON o.id = p.org_id"
-_SELECT_TOKENS = """
-    SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
-           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at
-    FROM tokens t
-    LEFT JOIN projects p ON p.id = t.project_id
-    LEFT JOIN orgs o ON o.id = p.org_id
-"""
-
-
-_SELECT_WEB_SESSION = select_web_session("?")
 
 
 class _Connection(sqlite3.Connection):
@@ -184,7 +142,7 @@ class _PendingRun:
     error: BaseException | None = None
 
 
-class SQLiteStore(Store):
+class SQLiteStore(SQLStore):
     LATEST_VERSION = 3
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0, create: bool = True) -> None:
@@ -287,6 +245,33 @@ class SQLiteStore(Store):
         with _busy_is_unavailable():
             return self._connection().execute(sql, params).fetchall()
 
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        with self._transaction("BEGIN") as conn:
+            yield conn
+
+    def _tuples(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+        cursor = conn.cursor()
+        cursor.row_factory = None
+        return cursor.execute(sql, params).fetchall()
+
+    def _insert_id(self, conn: sqlite3.Connection, sql: str, params: Sequence[Any]) -> int | None:
+        cursor = conn.execute(sql, params)
+        return cursor.lastrowid if cursor.rowcount == 1 else None
+
+    def _cursor(self, conn: sqlite3.Connection) -> rollups.Cursor:
+        return conn
+
+    def _violation(self, error: BaseException) -> str | None:
+        if not isinstance(error, sqlite3.IntegrityError):
+            return None
+        text = str(error)
+        if "UNIQUE constraint failed" in text:
+            return "unique"
+        if "FOREIGN KEY constraint failed" in text:
+            return "foreign_key"
+        return None
+
     def close(self) -> None:
         with self._lock:
             self._closed = True
@@ -327,138 +312,13 @@ class SQLiteStore(Store):
                 for statement in _statements(migration.sql):
                     conn.execute(statement)
                 if migration.version == rollups.FIRST_VERSION:
-                    _roll_up_stored_runs(conn)
+                    self._roll_up_stored_runs(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (migration.version, utc_now()),
                 )
             applied.append(migration.version)
         return applied
-
-    # --- orgs and projects --------------------------------------------------
-    def create_org(self, name: str) -> Org:
-        created_at = utc_now()
-        try:
-            with self._transaction() as conn:
-                cursor = conn.execute("INSERT INTO orgs (name, created_at) VALUES (?, ?)", (name, created_at))
-        except sqlite3.IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise AlreadyExists(f"org {name!r} already exists") from exc
-            raise
-        return Org(_inserted_id(cursor), name, created_at)
-
-    def list_orgs(self) -> list[Org]:
-        rows = self._fetch("SELECT id, name, created_at FROM orgs ORDER BY name")
-        return [Org(row["id"], row["name"], row["created_at"]) for row in rows]
-
-    def create_project(self, org: str, name: str) -> Project:
-        created_at = utc_now()
-        try:
-            with self._transaction() as conn:
-                found = conn.execute("SELECT id FROM orgs WHERE name = ?", (org,)).fetchone()
-                if found is None:
-                    raise NotFound(f"org {org!r} not found")
-                cursor = conn.execute(
-                    "INSERT INTO projects (org_id, name, created_at) VALUES (?, ?, ?)", (found["id"], name, created_at)
-                )
-        except sqlite3.IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise AlreadyExists(f"project '{org}/{name}' already exists") from exc
-            raise
-        return Project(_inserted_id(cursor), org, name, created_at)
-
-    def get_project(self, org: str, name: str) -> Project:
-        rows = self._fetch(f"{_SELECT_PROJECTS} WHERE o.name = ? AND p.name = ?", (org, name))
-        if not rows:
-            raise NotFound(f"project '{org}/{name}' not found")
-        return project_from_row(rows[0])
-
-    def list_projects(self, org: str | None = None) -> list[Project]:
-        where, params = ("WHERE o.name = ?", (org,)) if org is not None else ("", ())
-        rows = self._fetch(f"{_SELECT_PROJECTS} {where} ORDER BY o.name, p.name", params)
-        return [project_from_row(row) for row in rows]
-
-    # --- tokens -------------------------------------------------------------
-    def insert_token(self, token: TokenRecord) -> None:
-        values = (
-            token.token_id,
-            token.project.id if token.project is not None else None,
-            token.secret_hash,
-            " ".join(token.scopes),
-            token.created_at,
-            token.expires_at,
-            token.revoked_at,
-            token.last_used_at,
-        )
-        try:
-            with self._transaction() as conn:
-                conn.execute(
-                    "INSERT INTO tokens (token_id, project_id, secret_hash, scopes, created_at, expires_at, "
-                    "revoked_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    values,
-                )
-        except sqlite3.IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise AlreadyExists(f"token {token.token_id!r} already exists") from exc
-            if token.project is not None:  # the project's foreign key
-                raise NotFound(f"project {token.project.slug!r} not found") from exc
-            raise
-
-    def get_token(self, token_id: str) -> TokenRecord | None:
-        rows = self._fetch(f"{_SELECT_TOKENS} WHERE t.token_id = ?", (token_id,))
-        return token_from_row(rows[0]) if rows else None
-
-    def list_tokens(self, project: Project | None = None) -> list[TokenRecord]:
-        where, params = ("WHERE t.project_id = ?", (project.id,)) if project is not None else ("", ())
-        rows = self._fetch(f"{_SELECT_TOKENS} {where} ORDER BY t.created_at, t.token_id", params)
-        return [token_from_row(row) for row in rows]
-
-    def revoke_token(self, token_id: str, when: str) -> bool:
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "UPDATE tokens SET revoked_at = COALESCE(revoked_at, ?) WHERE token_id = ?", (when, token_id)
-            )
-            conn.execute("DELETE FROM web_sessions WHERE token_id = ?", (token_id,))
-        return cursor.rowcount == 1
-
-    def touch_token(self, token_id: str, when: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE tokens SET last_used_at = ? WHERE token_id = ?", (when, token_id))
-
-    # --- web sessions -------------------------------------------------------
-    def create_web_session(self, id_hash: bytes, token_id: str, when: str) -> None:
-        try:
-            with self._transaction() as conn:
-                conn.execute(
-                    "INSERT INTO web_sessions (id_hash, token_id, created_at, last_seen_at) VALUES (?, ?, ?, ?)",
-                    (id_hash, token_id, when, when),
-                )
-        except sqlite3.IntegrityError as exc:
-            if _is_unique_violation(exc):
-                raise AlreadyExists("that web session already exists") from exc
-            raise NotFound(f"token {token_id!r} not found") from exc  # the token's foreign key
-
-    def get_web_session(self, id_hash: bytes) -> WebSession | None:
-        rows = self._fetch(_SELECT_WEB_SESSION, (id_hash,))
-        return web_session_from_row(rows[0]) if rows else None
-
-    def touch_web_session(self, id_hash: bytes, when: str) -> None:
-        with self._transaction() as conn:
-            conn.execute("UPDATE web_sessions SET last_seen_at = ? WHERE id_hash = ?", (when, id_hash))
-
-    def delete_web_session(self, id_hash: bytes) -> bool:
-        with self._transaction() as conn:
-            cursor = conn.execute("DELETE FROM web_sessions WHERE id_hash = ?", (id_hash,))
-        return cursor.rowcount == 1
-
-    def purge_web_sessions(self, *, idle_before: str, created_before: str, limit: int) -> int:
-        with self._transaction() as conn:
-            cursor = conn.execute(
-                "DELETE FROM web_sessions WHERE id_hash IN (SELECT id_hash FROM web_sessions "
-                "WHERE last_seen_at < ? OR created_at < ? LIMIT ?)",
-                (idle_before, created_before, limit),
-            )
-        return cursor.rowcount
 
     # --- runs ---------------------------------------------------------------
     def insert_run(self, project: Project, run: RunPayload, received_at: str) -> InsertOutcome:
@@ -528,13 +388,12 @@ class SQLiteStore(Store):
         self, conn: sqlite3.Connection, project: Project, run: RunPayload, received_at: str
     ) -> InsertOutcome:
         started_at = run.started_at or received_at
-        cursor = conn.execute(_INSERT_RUN, run_params(project.id, run, started_at, received_at))
-        if cursor.rowcount == 1:
-            run_pk = _inserted_id(cursor)
+        run_pk = self._insert_id(conn, INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at)))
+        if run_pk is not None:
             self._insert_tests(conn, run_pk, run.tests)
-            rollups.add_run(conn, rollups.RunKey.of_new_run(run_pk, project.id, started_at, run), rollups.SQLITE)
+            self._add_rollups(conn, project, run_pk, started_at, run)
             return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
-        stored = stored_run_from_row(conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone())
+        stored = stored_run_from_row(conn.execute(SELECT_RUN, (project.id, run.run_id)).fetchone())
         return InsertOutcome("duplicate" if stored.digest == run.digest else "conflict", stored)
 
     @staticmethod
@@ -546,75 +405,3 @@ class SQLiteStore(Store):
             if repeated is None:
                 raise
             raise Invalid([repeated]) from exc
-
-    def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
-        with self._transaction("BEGIN") as conn:
-            row = conn.execute(_SELECT_RUN, (project.id, run_id)).fetchone()
-            if row is None:
-                raise NotFound(f"run {run_id!r} not found")
-            tests = None
-            if with_tests:
-                cursor = conn.cursor()
-                cursor.row_factory = None  # plain tuples: a run may hold 100,000 tests
-                tests = [result_from_values(values) for values in cursor.execute(_SELECT_RESULTS, (row["id"],))]
-        return stored_run_from_row(row, tests)
-
-    def list_run_tests(self, project: Project, run_id: str, *, limit: int, cursor: str | None = None) -> TestPage:
-        position = tests_position(limit, cursor)
-        with self._transaction("BEGIN") as conn:
-            row = conn.execute(_SELECT_RUN_PK, (project.id, run_id)).fetchone()
-            if row is None:
-                raise NotFound(f"run {run_id!r} not found")
-            reader = conn.cursor()
-            reader.row_factory = None
-            rows = reader.execute(_SELECT_TESTS_PAGE, run_tests_params(row["id"], limit, position)).fetchall()
-        return run_tests_page(rows, limit)
-
-    def list_runs(
-        self,
-        project: Project,
-        *,
-        limit: int,
-        cursor: str | None = None,
-        branch: str | None = None,
-        status: str | None = None,
-    ) -> RunPage:
-        where, params = runs_page_filter(
-            project, limit=limit, cursor=cursor, branch=branch, status=status, param="?", time_param="?"
-        )
-        rows = self._fetch(f"{_SELECT_RUNS} WHERE {where} ORDER BY started_at DESC, id DESC LIMIT ?", params)
-        return runs_page(rows, limit)
-
-    # --- retention ----------------------------------------------------------
-    def _count_runs_before(self, cutoff: str, project: Project | None) -> tuple[int, int]:
-        where, params = _before(cutoff, project)
-        row = self._fetch(f"SELECT count(*), coalesce(sum(tests_total), 0) FROM runs WHERE {where}", params)[0]
-        return int(row[0]), int(row[1])
-
-    def _delete_oldest_runs_before(self, cutoff: str, project: Project | None, batch_tests: int) -> tuple[int, int]:
-        where, params = _before(cutoff, project)
-        with self._transaction() as conn:
-            candidates = conn.execute(
-                f"SELECT id, tests_total FROM runs WHERE {where} ORDER BY started_at, id LIMIT ?",
-                (*params, PRUNE_SCAN_RUNS),
-            ).fetchall()
-            ids, tests = oldest_batch([(row[0], row[1]) for row in candidates], batch_tests)
-            if ids:
-                rollups.subtract(conn, _rollup_of_stored(conn, ids), rollups.SQLITE)
-            conn.executemany("DELETE FROM runs WHERE id = ?", [(run_pk,) for run_pk in ids])
-        return len(ids), tests
-
-
-def _before(cutoff: str, project: Project | None) -> tuple[str, tuple[Any, ...]]:
-    return runs_before_filter(cutoff, project, param="?", time_param="?")
-
-
-def _rollup_of_stored(conn: sqlite3.Connection, run_pks: list[int]) -> rollups.Rollup:
-    cursor = conn.cursor()
-    cursor.row_factory = None
-    return rollups.rollup_of_rows(cursor.execute(rollups.results_of_runs_sql(len(run_pks), rollups.SQLITE), run_pks).fetchall())
-
-
-def _roll_up_stored_runs(conn: sqlite3.Connection) -> None:
-    """Build the rollups of the runs stored before they existed."""
-    rollups.roll_up_stored_runs(conn, conn.execute(rollups.STORED_RUNS).fetchall(), rollups.SQLITE)
