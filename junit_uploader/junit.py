@@ -37,14 +37,34 @@ Results and attempts
 --------------------
 ``<failure>`` is failed, ``<error>`` error, ``<skipped>`` skipped (pytest's
 ``<skipped type="pytest.xfail">`` is xfailed), none is passed; with several,
-error beats failure beats skipped. ``flakyFailure``/``flakyError``/
-``rerunFailure``/``rerunError`` (Surefire ``rerunFailingTestsCount``, nextest
-retries, Gradle ``mergeReruns``) each count one more attempt; a test that ends
-passed after any of them is flaky. A test id seen again later in the run (a
-tool writing one testcase per attempt, Gradle's test-retry plugin) is merged
-into its first position: attempts and durations added up, status, message and
-details from the last one, flaky when the last passed and an earlier one
-failed, errored or was flaky.
+error beats failure beats skipped.
+
+A testcase without any of those elements can still say that it did not run,
+in attributes of its tool; it is then skipped, with the reason as message:
+
+- CTest (``ctest --output-junit``, ``cmCTestTestHandler::WriteJUnitXML``):
+  ``status`` is ``run``, ``fail``, ``notrun`` or ``disabled``. A test with
+  the ``DISABLED`` property is ``status="disabled"`` with no child element:
+  "disabled (CTest)". ``notrun`` comes with a ``<skipped>`` (its reason:
+  "Required Files Missing", "SKIP_RETURN_CODE=77"), which wins as any
+  element does; alone it is "not run".
+- GoogleTest (``--gtest_output=xml``, ``XmlUnitTestResultPrinter`` in
+  ``gtest.cc``): ``status`` is ``run`` or ``notrun`` and ``result`` is
+  ``completed``, ``skipped`` or ``suppressed``. A ``DISABLED_`` test (or a
+  test of a ``DISABLED_`` suite) is ``status="notrun" result="suppressed"``:
+  "suppressed: DISABLED_ test (GoogleTest)". ``GTEST_SKIP`` is
+  ``result="skipped"``; GoogleTest 1.11 and later add a ``<skipped>`` with
+  the reason, 1.10 did not: "skipped with GTEST_SKIP (GoogleTest)".
+- ``status="run"``, ``result="completed"`` and any other value change
+  nothing, and a ``<failure>`` or ``<error>`` beats them all.
+
+``flakyFailure``/``flakyError``/``rerunFailure``/``rerunError`` (Surefire
+``rerunFailingTestsCount``, nextest retries, Gradle ``mergeReruns``) each
+count one more attempt; a test that ends passed after any of them is flaky. A
+test id seen again later in the run (a tool writing one testcase per attempt,
+Gradle's test-retry plugin) is merged into its first position: attempts and
+durations added up, status, message and details from the last one, flaky when
+the last passed and an earlier one failed, errored or was flaky.
 
 ``message`` is the deciding element's ``message`` attribute, else the first
 non-blank line of its text. ``details`` is that element's text exactly as
@@ -58,10 +78,12 @@ past the cap.
 
 Times (seconds) become ``duration_ms``; a missing, empty, negative, infinite
 or unreadable one ("1,234.5", "n/a") is 0.0 for a test and ignored for a
-suite. ``file``/``line`` come from testcase attributes or from testcase
-properties named ``file``/``line``; every other property, suite attribute,
-``hostname``, ``assertions``, ``type`` and the like is read past: the
-payload has no place for them. Keys whose value is the payload's default
+suite. A suite timestamp before 1971 is a clock at zero, not a start
+(GoogleTest dates a suite none of whose tests ran at the epoch, in local
+time), and is ignored. ``file``/``line`` come from testcase attributes or from
+testcase properties named ``file``/``line``; every other property, suite
+attribute, ``hostname``, ``assertions``, ``type`` and the like is read past:
+the payload has no place for them. Keys whose value is the payload's default
 (null, ``attempts`` 1, ``flaky`` false) are left out of each test dict; the
 collector fills in the very same defaults, and on 100,000 tests that saves a
 third of the memory and megabytes of JSON.
@@ -120,11 +142,19 @@ _OUTPUTS = ("system-out", "system-err")
 _RERUN_PARTS = ("stackTrace", "system-out", "system-err")
 _CONTROL_PICTURES = {**{code: 0x2400 + code for code in range(0x20)}, 0x7F: 0x2421}
 _ID_HASH_DIGITS = 16
+#: tool attributes that say a testcase did not run, when it has no result element (see "Results and attempts")
+_NOT_RUN_RESULTS = {
+    "suppressed": "suppressed: DISABLED_ test (GoogleTest)",
+    "skipped": "skipped with GTEST_SKIP (GoogleTest)",
+}
+_NOT_RUN_STATUSES = {"disabled": "disabled (CTest)", "notrun": "not run"}
 _ENDED_EARLY = frozenset(
     expat.errors.codes[message]
     for message in (expat.errors.XML_ERROR_NO_ELEMENTS, expat.errors.XML_ERROR_UNCLOSED_TOKEN,
                     expat.errors.XML_ERROR_PARTIAL_CHAR)
 )
+#: before this, a timestamp is a clock at zero (GoogleTest dates a suite that did not run at the epoch)
+_CLOCK_AT_ZERO = datetime(1971, 1, 1, tzinfo=timezone.utc)
 _TIMESTAMP = re.compile(
     r"\s*(\d{4})-(\d\d)-(\d\d)[Tt ](\d\d):(\d\d):(\d\d)(?:[.,](\d+))?\s*([Zz]|[+-]\d\d:?\d\d)?\s*", re.ASCII
 )
@@ -153,7 +183,7 @@ def parse_reports(paths: Sequence[Path], *, max_tests: int = 100_000) -> ParsedR
 
 
 class _Run:
-    __slots__ = ("tests", "positions", "max_tests", "earliest", "started_at", "duration_ms", "node_prefixes")
+    __slots__ = ("duration_ms", "earliest", "max_tests", "node_prefixes", "positions", "started_at", "tests")
 
     def __init__(self, max_tests: int) -> None:
         self.tests: list[dict[str, Any]] = []
@@ -179,7 +209,9 @@ class _Run:
 
     def see_timestamp(self, text: str) -> None:
         parsed = _timestamp(text)
-        if parsed is not None and (self.earliest is None or parsed[0] < self.earliest):
+        if parsed is None or parsed[0] < _CLOCK_AT_ZERO:
+            return
+        if self.earliest is None or parsed[0] < self.earliest:
             self.earliest, self.started_at = parsed
 
     def add_duration(self, seconds: float) -> None:
@@ -258,7 +290,7 @@ class _Text:
 class _Section:
     """A result or rerun element of a testcase: failure, error, skipped, flakyFailure, ..."""
 
-    __slots__ = ("tag", "message", "type", "text", "parts")
+    __slots__ = ("message", "parts", "tag", "text", "type")
 
     def __init__(self, tag: str, attrs: dict[str, str]) -> None:
         self.tag = tag
@@ -271,7 +303,7 @@ class _Section:
 class _Children:
     """What a testcase holds besides its attributes; made only for the testcases that have children."""
 
-    __slots__ = ("results", "reruns", "outputs", "properties")
+    __slots__ = ("outputs", "properties", "reruns", "results")
 
     def __init__(self) -> None:
         self.results: list[_Section] = []
@@ -436,15 +468,33 @@ def _finished_test(
     if line_number is not None:
         test["line"] = line_number
     if children is not None:
-        _add_outcome(test, children)
+        _add_outcome(test, children, attrs)
+    elif "status" in attrs or "result" in attrs:
+        not_run = _not_run(attrs)
+        if not_run is not None:
+            test["status"] = "skipped"
+            test["message"] = not_run
     return test
 
 
-def _add_outcome(test: dict[str, Any], children: _Children) -> None:
+def _not_run(attrs: dict[str, str]) -> str | None:
+    """Why a testcase without a result element did not run, from the tool's own attributes, or None."""
+    result = attrs.get("result")
+    if result is not None and result in _NOT_RUN_RESULTS:
+        return _NOT_RUN_RESULTS[result]
+    status = attrs.get("status")
+    return _NOT_RUN_STATUSES.get(status) if status is not None else None
+
+
+def _add_outcome(test: dict[str, Any], children: _Children, attrs: dict[str, str]) -> None:
     results, reruns = children.results, children.reruns
     winner = max(results, key=lambda section: _RANK[section.tag]) if results else None
     status = "passed" if winner is None else _STATUS[winner.tag]
-    if status == "skipped" and winner is not None and winner.type == "pytest.xfail":
+    not_run = _not_run(attrs) if winner is None else None
+    if not_run is not None:
+        status = "skipped"
+        test["message"] = not_run
+    elif status == "skipped" and winner is not None and winner.type == "pytest.xfail":
         status = "xfailed"
     test["status"] = status
     if reruns:

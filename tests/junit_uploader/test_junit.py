@@ -11,7 +11,15 @@ import pytest
 
 from collector.validation import validate_run
 from junit_uploader.errors import MalformedReport, NoReportFound, ReportError
-from junit_uploader.junit import DETAILS_MAX, ID_MAX, MESSAGE_MAX, TEXT_MAX, ParsedRun, find_reports, parse_reports
+from junit_uploader.junit import (
+    DETAILS_MAX,
+    ID_MAX,
+    MESSAGE_MAX,
+    TEXT_MAX,
+    ParsedRun,
+    find_reports,
+    parse_reports,
+)
 
 REPORTS = Path(__file__).parent / "reports"
 FIXTURES = sorted(path.relative_to(REPORTS).as_posix() for path in REPORTS.rglob("*.xml"))
@@ -250,6 +258,90 @@ def test_ctest_ids_use_the_build_name_and_a_failure_without_message_keeps_its_ou
     assert "details" not in tests["Linux-c++::unit_math"]
     assert run.duration_ms == 3000.0
     assert run.started_at == "2026-01-12T10:00:00Z"
+
+
+def test_ctest_disabled_tests_are_skipped_though_ctest_writes_no_skipped_element_for_them() -> None:
+    run = parse("ctest/junit-disabled.xml")
+    tests = by_id(run)
+
+    assert statuses(run) == {"passed": 1, "failed": 1, "skipped": 3}
+    disabled = tests["Linux-clang++::slow_fuzz"]
+    assert (disabled["status"], disabled["message"]) == ("skipped", "disabled (CTest)")
+    assert disabled["details"] == "--- system-out ---\nDisabled"
+    assert tests["Linux-clang++::gpu_kernels"]["message"] == "Required Files Missing"
+    assert tests["Linux-clang++::needs_network"]["message"] == "SKIP_RETURN_CODE=77"
+    assert tests["Linux-clang++::unit_math"]["status"] == "passed"
+    assert tests["Linux-clang++::unit_io"]["status"] == "failed"
+
+
+@pytest.mark.parametrize(
+    ("name", "suites", "gtest_skip", "started_at"),
+    [
+        # 1.11 and later write GTEST_SKIP's reason in a <skipped> element; 1.10 only result="skipped"
+        ("googletest/test_detail.xml", ("MathTest", "DISABLED_NetworkTest::Downloads"),
+         "math_test.cc:11\nno GPU on this runner\n", "2026-01-12T10:00:00.656000Z"),
+        ("googletest/test_detail-1.10.xml", ("CalcTest", "DISABLED_UploadTest::Uploads"),
+         "skipped with GTEST_SKIP (GoogleTest)", "2026-01-12T05:00:00Z"),
+    ],
+)
+def test_googletest_disabled_tests_and_gtest_skip_are_skipped_and_epoch_dates_do_not_start_the_run(
+    name: str, suites: tuple[str, str], gtest_skip: str, started_at: str
+) -> None:
+    run = parse(name)
+    tests = by_id(run)
+    suite, disabled_suite_test = suites
+
+    assert statuses(run) == {"passed": 1, "failed": 1, "skipped": 3}
+    for test_id in (f"{suite}::DISABLED_Overflows", disabled_suite_test):
+        assert (tests[test_id]["status"], tests[test_id]["message"]) == (
+            "skipped", "suppressed: DISABLED_ test (GoogleTest)"
+        )
+    assert tests[f"{suite}::SkipsWithoutGpu"]["message"] == gtest_skip
+    assert tests[f"{suite}::Divides"]["status"] == "failed"
+    assert tests[f"{suite}::Adds"]["status"] == "passed"
+    assert run.started_at == started_at
+
+
+@pytest.mark.parametrize(
+    ("attributes", "status", "message"),
+    [
+        ('status="disabled"', "skipped", "disabled (CTest)"),
+        ('status="notrun"', "skipped", "not run"),
+        ('status="notrun" result="suppressed"', "skipped", "suppressed: DISABLED_ test (GoogleTest)"),
+        ('status="run" result="skipped"', "skipped", "skipped with GTEST_SKIP (GoogleTest)"),
+        ('status="run" result="completed"', "passed", None),
+        ('status="run"', "passed", None),
+        ('status="fail"', "passed", None),
+        ('status="passed" result="ok"', "passed", None),
+    ],
+)
+def test_tool_attributes_that_say_a_test_did_not_run_make_it_skipped_with_the_reason(
+    tmp_path: Path, attributes: str, status: str, message: str | None
+) -> None:
+    path = write(tmp_path, "r.xml", suite_of(f'<testcase classname="c" name="t" {attributes}/>'))
+
+    test = parse_reports([path]).tests[0]
+    assert (test["status"], test.get("message")) == (status, message)
+
+
+@pytest.mark.parametrize(
+    ("children", "status", "message"),
+    [
+        ('<skipped message="Required Files Missing"/>', "skipped", "Required Files Missing"),
+        ('<failure message="boom"/>', "failed", "boom"),
+        ('<error message="crashed"/>', "error", "crashed"),
+        ("<system-out>Disabled</system-out>", "skipped", "disabled (CTest)"),
+    ],
+)
+def test_a_result_element_wins_over_a_disabled_status(
+    tmp_path: Path, children: str, status: str, message: str
+) -> None:
+    path = write(tmp_path, "r.xml", suite_of(
+        f'<testcase classname="c" name="t" status="disabled">{children}</testcase>'
+    ))
+
+    test = parse_reports([path]).tests[0]
+    assert (test["status"], test["message"]) == (status, message)
 
 
 def test_pytest_xunit2_keeps_dotted_classnames_and_reads_xfail_setup_and_teardown_errors() -> None:
