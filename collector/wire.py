@@ -43,6 +43,7 @@ on its own, and this module adds:
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import math
@@ -392,8 +393,18 @@ class WireServer(TcpWSGIServer):
 def serve_on_the_wire(application: Any, *, request_timeout_s: float, connection_limit: int, body_limit: int,
                       report: Reporter, connections_per_client: int = 0, refused: Callable[[], None] = lambda: None,
                       **options: Any) -> WireServer:
-    """A listening WireServer for ``application``; ``options`` are waitress's adjustments."""
-    adj = Adjustments(connection_limit=connection_limit, asyncore_use_poll=True, **options)
+    """A listening WireServer for ``application``; ``options`` are waitress's adjustments.
+
+    An address it cannot listen on is a ConfigError naming the address and the setting to change.
+    """
+    where = _host_port(str(options.get("host", "")), options.get("port", ""))
+    try:
+        adj = Adjustments(connection_limit=connection_limit, asyncore_use_poll=True, **options)
+    except ValueError as exc:
+        if str(exc) != "Invalid host/port specified.":  # waitress's words when getaddrinfo fails
+            raise
+        raise ConfigError(f"cannot listen on {where}: the host is not an address or a name that resolves: "
+                          "check --host or TESTRUN_HOST") from None
     if len(adj.listen) != 1:
         raise ConfigError(
             f"host {adj.host!r} resolves to {len(adj.listen)} addresses; give one address (e.g. 127.0.0.1 or ::1)"
@@ -401,9 +412,30 @@ def serve_on_the_wire(application: Any, *, request_timeout_s: float, connection_
     ensure_open_files(connection_limit + SPARE_FILES)
     dispatcher = ThreadedTaskDispatcher()
     dispatcher.set_thread_count(adj.threads)
-    return WireServer(application, request_timeout_s=request_timeout_s, body_limit=body_limit, report=report,
-                      connections_per_client=connections_per_client, refused=refused,
-                      map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+    try:
+        return WireServer(application, request_timeout_s=request_timeout_s, body_limit=body_limit, report=report,
+                          connections_per_client=connections_per_client, refused=refused,
+                          map={}, dispatcher=dispatcher, adj=adj, sockinfo=adj.listen[0])
+    except OSError as exc:
+        dispatcher.shutdown()
+        raise ConfigError(f"cannot listen on {where}: {_listen_failure(exc)}") from None
+
+
+def _host_port(host: str, port: object) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def _listen_failure(error: OSError) -> str:
+    """Why the listening socket could not be bound, and the setting that fixes it."""
+    if error.errno == errno.EADDRINUSE:
+        return "the port is in use (by another collector still running?): choose another with --port or TESTRUN_PORT"
+    if error.errno == errno.EADDRNOTAVAIL:
+        return "the host is not an address of this machine: check --host or TESTRUN_HOST"
+    if error.errno == errno.EACCES:
+        return ("permission denied (ports below 1024 need privileges): choose a port of 1024 or more with --port or "
+                "TESTRUN_PORT")
+    reason = (error.strerror or type(error).__name__).lower()
+    return f"{reason}: check --host and --port (TESTRUN_HOST, TESTRUN_PORT)"
 
 
 def ensure_open_files(needed: int) -> None:

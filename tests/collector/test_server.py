@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import signal
+import socket
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -12,9 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 
-from collector_harness import a_run, new_project
+from collector_harness import a_run, admin, new_project
 from collector.store.sqlite import SQLiteStore
 
 
@@ -55,6 +57,33 @@ def test_the_server_refuses_a_database_file_that_does_not_exist_and_leaves_none_
         f"testrun-collector: error: no database at {typo}: create it with 'testrun-admin migrate --db {typo}'\n"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("host", "reason"),
+    [
+        (
+            "127.0.0.1",
+            "the port is in use (by another collector still running?): choose another with --port or TESTRUN_PORT",
+        ),
+        ("no-such-host.invalid", "the host is not an address or a name that resolves: check --host or TESTRUN_HOST"),
+    ],
+    ids=["port in use", "unknown host"],
+)
+def test_an_address_it_cannot_listen_on_is_one_line_naming_it_and_the_setting(
+    tmp_path: Path, host: str, reason: str
+) -> None:
+    db = tmp_path / "testrun.sqlite3"
+    assert admin(db, "migrate").returncode == 0
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = serve("--db", str(db), "--host", host, "--port", str(port))
+
+    assert result.returncode == 1
+    assert result.stderr == f"testrun-collector: error: cannot listen on {host}:{port}: {reason}\n"
 
 
 def test_a_bad_setting_is_one_line_naming_it(tmp_path: Path) -> None:
