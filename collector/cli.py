@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import re
@@ -11,7 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from . import __version__
 from .errors import CollectorError
-from .logs import configure_logging
+from .logs import LOG_FORMATS, configure_logging
 from .settings import Settings
 from .store import open_store, parse_database_url
 
@@ -44,7 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--pool-min-size", help="PostgreSQL connections kept open (default 1)")
     serve.add_argument("--pool-max-size", help="PostgreSQL connections at most, per process (default 10)")
     serve.add_argument("--statement-timeout-s", help="PostgreSQL statement timeout before 503 (default 10)")
-    serve.add_argument("--log-format", choices=("json", "text"), help="log line format (default json)")
+    serve.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        help="log lines as json, text, or auto: text on a terminal, else json (default auto; TESTRUN_LOG_FORMAT)",
+    )
     serve.add_argument("--max-body-bytes", help="largest request body, also after gzip (default 32 MiB)")
     serve.add_argument("--shutdown-timeout-s", help="seconds in-flight requests get after SIGTERM (default 20)")
     return parser
@@ -65,21 +70,40 @@ def serve(settings: Settings) -> int:
     from .app import create_app
     from .server import Server
 
-    configure_logging(settings.log_format)
+    asked = settings.log_format
+    chosen = configure_logging(asked)
+    settings = dataclasses.replace(settings, log_format=chosen)  # the access lines follow the same choice
     store = open_store(settings.db, **settings.store_options(), create=False)
-    app = create_app(settings, store=store)
-    app.state.store.check_schema()
+    try:
+        app = create_app(settings, store=store)
+        store.check_schema()
+        server = Server(app, settings)
+    except BaseException:
+        store.close()
+        raise
+    log.info(STARTED, __version__, server.url, _safe_db(settings.db), chosen, _why(asked, chosen))
     if parse_database_url(settings.db).backend == "postgresql" and settings.pool_max_size < settings.threads:
         log.warning(
             "pool_max_size %d is less than threads %d: requests will wait for a database connection",
             settings.pool_max_size,
             settings.threads,
         )
-    server = Server(app, settings)
-    log.info("testrun collector %s listening on %s (database %s)", __version__, server.url, _safe_db(settings.db))
     server.serve_forever()
     log.info("stopped")
     return 0
+
+
+#: the first line the collector logs: where it listens, on which database, and how to switch the log format
+STARTED = (
+    "testrun collector %s listening on %s (database %s); log lines in %s%s: "
+    "--log-format or TESTRUN_LOG_FORMAT=json|text|auto to change"
+)
+
+
+def _why(asked: str, chosen: str) -> str:
+    if asked != "auto":
+        return ""
+    return " (auto: stderr is a terminal)" if chosen == "text" else " (auto: stderr is not a terminal)"
 
 
 def _safe_db(url: str) -> str:

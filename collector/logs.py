@@ -1,4 +1,4 @@
-"""Log output for the collector process: one line per event, JSON or text.
+"""Log output for the collector process: one line per event, JSON or text (``auto``: text on a terminal).
 
 Request paths, methods and ids come from clients, so a value must never be able
 to start a line of its own or pass for another field. JSON escapes control
@@ -79,11 +79,28 @@ class TextFormatter(logging.Formatter):
         return "\n".join("  " + escape_controls(line) for line in stack_info.splitlines())
 
 
-def configure_logging(log_format: str, stream: TextIO | None = None) -> None:
-    handler = logging.StreamHandler(stream or sys.stderr)
+LOG_FORMATS = ("auto", "json", "text")
+
+
+def resolve_log_format(log_format: str, stream: TextIO) -> str:
+    """``auto``: text lines for a person at a terminal, JSON lines for anything else (a file, a pipe, a collector)."""
+    if log_format != "auto":
+        return log_format
+    try:
+        return "text" if stream.isatty() else "json"
+    except (AttributeError, ValueError, OSError):  # no isatty, or a closed stream
+        return "json"
+
+
+def configure_logging(log_format: str, stream: TextIO | None = None) -> str:
+    """Send every log record to ``stream`` (stderr) as ``log_format`` lines; returns the format, ``auto`` resolved."""
+    stream = stream or sys.stderr
+    log_format = resolve_log_format(log_format, stream)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.INFO)
     logging.getLogger("waitress").setLevel(logging.WARNING)
     logging.getLogger("psycopg").setLevel(logging.WARNING)  # the pool logs every checkout at INFO
+    return log_format

@@ -41,6 +41,7 @@ def request_context(environ: dict[str, Any]) -> dict[str, Any]:
 
 class RequestLogMiddleware:
     def __init__(self, app: WSGIApp, metrics: Metrics, *, log_format: str = "json") -> None:
+        """``log_format``: ``text`` for key=value lines; anything else (an unresolved ``auto`` too) is JSON."""
         self.app = app
         self.metrics = metrics
         self.log_format = log_format
@@ -87,4 +88,4 @@ class RequestLogMiddleware:
         access_log.info(self._format(fields))
 
     def _format(self, fields: dict[str, Any]) -> str:
-        return json_line(fields) if self.log_format == "json" else text_line(fields)
+        return text_line(fields) if self.log_format == "text" else json_line(fields)

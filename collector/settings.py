@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from .errors import ConfigError
+from .logs import LOG_FORMATS
 
 DEFAULT_DB = "testrun.sqlite3"
 
@@ -86,8 +87,8 @@ def _session_seconds(value: str) -> float:
 
 
 def _log_format(value: str) -> str:
-    if value not in ("json", "text"):
-        raise ValueError("must be 'json' or 'text'")
+    if value not in LOG_FORMATS:
+        raise ValueError("must be 'auto' (text on a terminal, else json), 'json' or 'text'")
     return value
 
 
@@ -131,7 +132,8 @@ class Settings:
     #: connections one client address may hold at once (behind trusted_proxy: request bodies arriving per
     #: forwarded address); room for a CI fleet behind one NAT, a tenth of connection_limit; 0 turns it off
     connections_per_client: int = 100
-    log_format: str = "json"
+    #: auto: text lines when stderr is a terminal, JSON lines otherwise (see logs.resolve_log_format)
+    log_format: str = "auto"
     bcrypt_rounds: int = 12
     #: failed verifications allowed per token id per window before 429
     auth_failures_per_token: int = 5

@@ -5,13 +5,21 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import pty
 import re
+import select
 import socket
+import subprocess
+import sys
+import time
 from collections.abc import Callable
+from pathlib import Path
 from urllib.parse import quote, urlsplit
 
+from collector import __version__
 from collector.logs import TextFormatter, configure_logging, text_line
-from collector_harness import CollectorProcess, wait_until
+from collector_harness import CollectorProcess, admin, wait_until
 
 #: how every line of the text format begins: logging's asctime, a level, a logger
 TEXT_LINE_START = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2},\d{3} [A-Z]+ \S+ ")
@@ -108,3 +116,56 @@ def test_a_plain_message_is_left_as_it_is() -> None:
     record = logging.LogRecord("testrun", logging.INFO, __file__, 1, "listening on %s", ("http://[::1]:80",), None)
 
     assert formatter.format(record).endswith(" INFO testrun listening on http://[::1]:80")
+
+
+def first_line_on_a_terminal(command: list[str], env: dict[str, str], within_s: float = 30.0) -> str:
+    """The first line ``command`` writes to its stderr when that is a terminal (a pseudo-terminal here)."""
+    controller, terminal = pty.openpty()
+    process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=terminal, env=env)
+    os.close(terminal)
+    seen = b""
+    try:
+        deadline = time.monotonic() + within_s
+        while b"\n" not in seen and time.monotonic() < deadline:
+            if select.select([controller], [], [], 0.1)[0]:
+                seen += os.read(controller, 4096)
+    finally:
+        process.terminate()
+        process.wait(30)
+        os.close(controller)
+    return seen.decode().split("\n", 1)[0].rstrip("\r")
+
+
+def test_on_a_terminal_the_collector_logs_text_and_its_first_line_says_where_which_database_and_how_to_switch(
+    tmp_path: Path,
+) -> None:
+    db = tmp_path / "tty.sqlite3"
+    assert admin(db, "migrate").returncode == 0
+    env = {name: value for name, value in os.environ.items() if name != "TESTRUN_LOG_FORMAT"}
+
+    line = first_line_on_a_terminal([sys.executable, "-m", "collector.cli", "serve", "--db", str(db), "--port", "0"], env)
+
+    start = TEXT_LINE_START.match(line)
+    assert start, line
+    assert re.fullmatch(
+        rf"INFO testrun testrun collector {re.escape(__version__)} listening on http://127\.0\.0\.1:\d+ "
+        rf"\(database {re.escape(str(db))}\); log lines in text \(auto: stderr is a terminal\): "
+        r"--log-format or TESTRUN_LOG_FORMAT=json\|text\|auto to change",
+        line[start.end() - len("INFO testrun "):],
+    ), line
+
+
+def test_elsewhere_the_collector_logs_json_and_its_first_line_says_how_to_switch(
+    start_collector: Callable[..., CollectorProcess],
+) -> None:
+    collector = start_collector()
+
+    first = json.loads(collector.lines[0])
+
+    assert first == {
+        "level": "info",
+        "logger": "testrun",
+        "message": f"testrun collector {__version__} listening on {collector.url} (database {collector.db}); "
+        "log lines in json (auto: stderr is not a terminal): --log-format or TESTRUN_LOG_FORMAT=json|text|auto "
+        "to change",
+    }

@@ -1,4 +1,4 @@
-"""Collector settings: the PostgreSQL pool and statement timeout, from flags and the environment."""
+"""Collector settings: the PostgreSQL pool and statement timeout, the log format, from flags and the environment."""
 
 from __future__ import annotations
 
@@ -48,3 +48,15 @@ def test_a_bad_pool_setting_names_itself(env: dict[str, str], message: str) -> N
         Settings.resolve(env=env)
 
     assert raised.value.message == message
+
+
+def test_the_log_format_is_auto_unless_json_or_text_is_asked_for() -> None:
+    assert Settings().log_format == "auto"
+    assert Settings.resolve(env={"TESTRUN_LOG_FORMAT": "text"}, flags={"log_format": "json"}).log_format == "json"
+    with pytest.raises(ConfigError) as raised:
+        Settings.resolve(env={"TESTRUN_LOG_FORMAT": "pretty"})
+
+    assert raised.value.message == (
+        "environment variable TESTRUN_LOG_FORMAT='pretty' must be 'auto' (text on a terminal, else json), "
+        "'json' or 'text'"
+    )
