@@ -121,7 +121,7 @@ def upload(
     out: TextIO,
     say: _Printer,
 ) -> int:
-    parsed = parse_reports(find_reports(patterns, cwd=cwd))
+    parsed = parse_reports(find_reports(patterns, cwd=cwd), base=cwd)
     ci = detect_ci(env, checkout=cwd)
     label = settings.label or default_label(patterns)
     run_id = make_run_id(ci, label, override=settings.run_id)

@@ -389,7 +389,7 @@ def test_pytest_xunit1_file_turns_the_classname_into_the_node_id_and_line_into_o
     assert (by_zero["file"], by_zero["line"], by_zero["status"]) == ("tests/test_calc.py", 15, "failed")
     assert tests["test_root.py::test_top"]["line"] == 1
     assert tests["tests/v1.2/test_api.py::test_get[a.b]"]["message"] == "needs network"
-    assert tests["acme.tests.test_calc::test_with_prefix"]["line"] == 30
+    assert tests["acme.tests.test_calc::test_with_prefix"]["line"] == 31
 
 
 @pytest.mark.parametrize("name", FIXTURES)
