@@ -185,13 +185,16 @@ def ids(report: Path, base: Path | None) -> list[str]:
 
 
 def test_the_longest_dotted_prefix_that_names_a_file_is_the_module(tmp_path: Path) -> None:
-    base = tree(tmp_path / "repo", "tests/test_x.py", "tests/test_x/TestA.py", "tests/a.b/c.py", "tests/a/b.py")
+    base = tree(
+        tmp_path / "repo", "tests/test_x.py", "tests/test_x/TestA.py", "tests/a.b/c.py", "tests/a/b.py", "docs/index.txt"
+    )
     report = pytest_report(
         tmp_path,
         '<testcase classname="tests.test_x.TestA" name="test_1"/>',
         '<testcase classname="tests.test_x.TestB" name="test_2"/>',
         '<testcase classname="tests.a.b.c.TestC" name="test_3"/>',
         '<testcase classname="tests.a.b.TestD" name="test_4"/>',
+        '<testcase classname="docs.index.txt" name="index.txt"/>',
     )
 
     assert ids(report, base) == [
@@ -199,6 +202,7 @@ def test_the_longest_dotted_prefix_that_names_a_file_is_the_module(tmp_path: Pat
         "tests/test_x.py::TestB::test_2",
         "tests/a.b/c.py::TestC::test_3",
         "tests/a/b.py::TestD::test_4",
+        "docs/index.txt::index.txt",
     ]
 
 
