@@ -71,7 +71,16 @@ def is_enabled(config: pytest.Config, env: Mapping[str, str], problems: dict[str
         except ValueError as error:
             problems["report"] = ConfigError(f"environment variable TESTRUN_REPORT={raw!r} {error}")
             return False
-    return bool(config.getini("testrun_report"))
+    return bool(_ini_bool(config, "testrun_report", "report", problems))
+
+
+def _ini_bool(config: pytest.Config, ini: str, name: str, problems: dict[str, ConfigError]) -> bool | None:
+    """A bool ini option; None, and the reason in ``problems``, when pytest cannot read it as one."""
+    try:
+        return bool(config.getini(ini))
+    except (pytest.UsageError, ValueError) as error:  # pytest's own words: "invalid truth value 'maybe'"
+        problems[name] = ConfigError(f"ini option {ini}: {error} (use true or false)")
+        return None
 
 
 def settings_from(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError]) -> ClientSettings:
@@ -79,7 +88,8 @@ def settings_from(config: pytest.Config, env: Mapping[str, str], problems: dict[
     flags: dict[str, Any] = {dest: config.getoption(f"testrun_{dest}") for _, dest, _, _ in OPTIONS}
     flags["strict"] = config.getoption("testrun_strict")
     ini: dict[str, Any] = {dest: config.getini(ini) for _, dest, ini, _ in OPTIONS}
-    ini["strict"] = str(config.getini("testrun_strict"))
+    strict = _ini_bool(config, "testrun_strict", "strict", problems)
+    ini["strict"] = None if strict is None else str(strict)
     return ClientSettings.resolve(flags=flags, env=env, ini=ini, flag_prefix="--testrun-", problems=problems)
 
 

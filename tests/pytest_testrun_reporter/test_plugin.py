@@ -366,6 +366,20 @@ def test_a_bad_setting_warns_in_one_line_keeps_its_default_and_the_tests_run(
     assert json.loads((pytester.path / "out.json").read_text())["tests"][0]["status"] == "passed"
 
 
+def test_a_bad_ini_switch_warns_in_one_line_and_the_tests_run(pytester: pytest.Pytester) -> None:
+    pytester.makeini("[pytest]\ntestrun_report = maybe\n")
+    pytester.makepyfile("def test_a(): pass")
+
+    result = pytester.runpytest()
+
+    assert result.ret == pytest.ExitCode.OK
+    result.assert_outcomes(passed=1)
+    assert [line for line in result.outlines if line.startswith("testrun:")] == [
+        "testrun: warning: ini option testrun_report: invalid truth value 'maybe' (use true or false): "
+        "not reporting this session"
+    ]
+
+
 def test_a_url_without_a_scheme_warns_runs_the_tests_and_keeps_the_run_for_a_resend(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, project: Any
 ) -> None:
