@@ -36,6 +36,8 @@ class Project:
     org: str
     name: str
     created_at: str
+    #: "on the default branch" means runs whose vcs.branch is this name
+    default_branch: str = "main"
 
     @property
     def slug(self) -> str:
@@ -162,6 +164,8 @@ class StoredRun:
     counts: Counts
     digest: str
     tests: list[TestResult] | None = field(default=None)
+    #: the verdict worked out when the run arrived (collector.verdict); None for runs stored before verdicts
+    verdict: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

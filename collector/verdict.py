@@ -124,7 +124,7 @@ def _within_bounds(items: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     return listed
 
 
-def judge(failures: list[TestResult], facts: Mapping[str, Facts]) -> dict[str, Any]:
+def judge(failures: list[TestResult], facts: Mapping[str, Facts], *, default_branch: str) -> dict[str, Any]:
     """The verdict of a run whose failed and errored tests are ``failures`` (in the order sent)."""
     classes = {klass: 0 for klass in CLASSES}
     by_class: dict[str, list[dict[str, Any]]] = {klass: [] for klass in CLASSES}
@@ -142,6 +142,7 @@ def judge(failures: list[TestResult], facts: Mapping[str, Facts]) -> dict[str, A
         "classes": {klass: classes[klass] for klass in LISTED_ORDER},
         "tests": listed,
         "truncated": len(listed) < len(failures),
+        "default_branch": default_branch,
     }
 
 

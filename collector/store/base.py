@@ -59,8 +59,12 @@ class Store(AnalyticsReads, ABC):
     def list_orgs(self) -> list[Org]: ...
 
     @abstractmethod
-    def create_project(self, org: str, name: str) -> Project:
+    def create_project(self, org: str, name: str, *, default_branch: str = "main") -> Project:
         """Raise NotFound for an unknown org, AlreadyExists for a taken name."""
+
+    @abstractmethod
+    def set_default_branch(self, project: Project, branch: str) -> Project:
+        """Name the project's default branch, and rebuild its failing streaks there from the stored runs."""
 
     @abstractmethod
     def get_project(self, org: str, name: str) -> Project:

@@ -61,6 +61,7 @@ from .records import (
     stored_run_from_row,
 )
 from .sql import INSERT_RUN, SELECT_RUN, SQLStore, run_values
+from .verdicts import VERDICTS_VERSION
 
 Connection = psycopg.Connection[DictRow]
 
@@ -114,8 +115,9 @@ def _schema_version(conn: Connection) -> int:
 
 
 class PostgresStore(SQLStore):
-    LATEST_VERSION = 3
+    LATEST_VERSION = 4
     DIALECT = rollups.POSTGRESQL
+    CLEAN_TREE = "coalesce(r.vcs->>'dirty', '') <> 'true'"
 
     def __init__(
         self,
@@ -289,6 +291,8 @@ class PostgresStore(SQLStore):
                 conn.execute(migration.sql.encode())  # several statements, no parameters: one simple query
                 if migration.version == rollups.FIRST_VERSION:
                     self._roll_up_stored_runs(conn)
+                if migration.version == VERDICTS_VERSION:
+                    self._rebuild_every_default_branch(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (%s, %s)",
                     (migration.version, utc_now()),
@@ -303,8 +307,8 @@ class PostgresStore(SQLStore):
             inserted = conn.execute(_INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at))).fetchone()
             if inserted is not None:
                 self._copy_tests(conn, inserted["id"], run.tests)
-                self._add_rollups(conn, project, inserted["id"], started_at, run)
-                return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
+                verdict = self.judge_new_run(conn, project, inserted["id"], run, started_at, received_at)
+                return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at, verdict))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
             row = conn.execute(_SELECT_RUN, (project.id, run.run_id)).fetchone()
         if row is None:  # the run we waited for was rolled back (or pruned) between our statements

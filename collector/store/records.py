@@ -36,6 +36,8 @@ class Row(Protocol):
 
     def __getitem__(self, column: str, /) -> Any: ...
 
+    def keys(self) -> Any: ...
+
 
 #: test_results columns after run_pk, in the order of result_values() and result_from_values()
 RESULT_COLUMNS = (
@@ -165,7 +167,9 @@ def run_params(project_id: int, run: RunPayload, started_at: str, received_at: s
     }
 
 
-def stored_run_from_payload(run: RunPayload, started_at: str, received_at: str) -> StoredRun:
+def stored_run_from_payload(
+    run: RunPayload, started_at: str, received_at: str, verdict: dict[str, Any] | None = None
+) -> StoredRun:
     return StoredRun(
         run_id=run.run_id,
         status=run.status,
@@ -177,6 +181,7 @@ def stored_run_from_payload(run: RunPayload, started_at: str, received_at: str) 
         reporter=run.reporter,
         counts=run.counts,
         digest=run.digest,
+        verdict=verdict,
     )
 
 
@@ -202,7 +207,16 @@ def stored_run_from_row(row: Row, tests: list[TestResult] | None = None) -> Stor
         ),
         digest=row["digest"],
         tests=tests,
+        verdict=_verdict_of(row),
     )
+
+
+def _verdict_of(row: Row) -> dict[str, Any] | None:
+    """The stored verdict, when the row was read with it (a single run's read; lists leave it out)."""
+    if "verdict" not in row.keys() or row["verdict"] is None:
+        return None
+    verdict: dict[str, Any] = json.loads(row["verdict"])
+    return verdict
 
 
 # --- test results ---------------------------------------------------------------
@@ -326,12 +340,16 @@ def repeated_test_id(tests: list[TestResult]) -> FieldError | None:
 
 # --- projects and tokens --------------------------------------------------------
 def project_from_row(row: Row) -> Project:
-    """From ``id, org, name, created_at``."""
-    return Project(id=row["id"], org=row["org"], name=row["name"], created_at=row["created_at"])
+    """From ``id, org, name, created_at, default_branch``."""
+    return Project(
+        id=row["id"], org=row["org"], name=row["name"], created_at=row["created_at"],
+        default_branch=row["default_branch"],
+    )
 
 
 def token_from_row(row: Row) -> TokenRecord:
-    """From the tokens columns and ``project_id, project_org, project_name, project_created_at``.
+    """From the tokens columns and ``project_id, project_org, project_name, project_created_at,
+    project_default_branch``.
 
     The project columns are NULL for an admin token.
     """
@@ -342,6 +360,7 @@ def token_from_row(row: Row) -> TokenRecord:
             org=row["project_org"],
             name=row["project_name"],
             created_at=row["project_created_at"],
+            default_branch=row["project_default_branch"],
         )
     return TokenRecord(
         token_id=row["token_id"],
@@ -361,7 +380,8 @@ def select_web_session(param: str) -> str:
     return f"""
     SELECT s.id_hash, s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at,
            t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
-           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at
+           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at,
+           p.default_branch AS project_default_branch
     FROM web_sessions s
     JOIN tokens t ON t.token_id = s.token_id
     LEFT JOIN projects p ON p.id = t.project_id

@@ -30,6 +30,7 @@ from ..model import (
 from ..timeutil import utc_now
 from . import rollups
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
+from .verdicts import VerdictWrites
 from .records import (
     RESULT_COLUMNS,
     project_from_row,
@@ -61,13 +62,17 @@ SELECT_RUNS = """
            tests_total, passed, failed, error, skipped, xfailed, xpassed, flaky
     FROM runs
 """
-SELECT_RUN = f"{SELECT_RUNS} WHERE project_id = ? AND run_id = ?"
+#: one run, with its verdict (lists of runs leave the verdict out: it may be half a megabyte)
+SELECT_RUN = f"{SELECT_RUNS.replace('FROM runs', ', verdict FROM runs')} WHERE project_id = ? AND run_id = ?"
 SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = ? ORDER BY seq"
 SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ?"
-SELECT_PROJECTS = "SELECT p.id, o.name AS org, p.name, p.created_at FROM projects p JOIN orgs o ON o.id = p.org_id"
+SELECT_PROJECTS = (
+    "SELECT p.id, o.name AS org, p.name, p.created_at, p.default_branch FROM projects p JOIN orgs o ON o.id = p.org_id"
+)
 SELECT_TOKENS = """
     SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
-           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at
+           p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at,
+           p.default_branch AS project_default_branch
     FROM tokens t
     LEFT JOIN projects p ON p.id = t.project_id
     LEFT JOIN orgs o ON o.id = p.org_id
@@ -83,7 +88,7 @@ def run_values(params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(params[column] for column in RUN_COLUMNS)
 
 
-class SQLStore(Store):
+class SQLStore(VerdictWrites, Store):
     """The Store on an SQL database; a backend supplies connections and its driver's few differences."""
 
     DIALECT: rollups.Dialect
@@ -150,18 +155,24 @@ class SQLStore(Store):
         rows = self._rows("SELECT id, name, created_at FROM orgs ORDER BY name")
         return [Org(row["id"], row["name"], row["created_at"]) for row in rows]
 
-    def create_project(self, org: str, name: str) -> Project:
+    def create_project(self, org: str, name: str, *, default_branch: str = "main") -> Project:
         created_at = utc_now()
         with self._violations(f"project '{org}/{name}' already exists"), self._transaction() as conn:
             found = conn.execute(self._sql("SELECT id FROM orgs WHERE name = ?"), (org,)).fetchone()
             if found is None:
                 raise NotFound(f"org {org!r} not found")
             project_id = self._insert_id(
-                conn, self._sql("INSERT INTO projects (org_id, name, created_at) VALUES (?, ?, ?)"),
-                (found["id"], name, created_at),
+                conn, self._sql("INSERT INTO projects (org_id, name, created_at, default_branch) VALUES (?, ?, ?, ?)"),
+                (found["id"], name, created_at, default_branch),
             )
         assert project_id is not None
-        return Project(project_id, org, name, created_at)
+        return Project(project_id, org, name, created_at, default_branch)
+
+    def set_default_branch(self, project: Project, branch: str) -> Project:
+        with self._transaction() as conn:
+            conn.execute(self._sql("UPDATE projects SET default_branch = ? WHERE id = ?"), (branch, project.id))
+            self.rebuild_default_failures(conn, project.id, branch)
+        return self.get_project(project.org, project.name)
 
     def get_project(self, org: str, name: str) -> Project:
         rows = self._rows(f"{SELECT_PROJECTS} WHERE o.name = ? AND p.name = ?", (org, name))
@@ -245,8 +256,10 @@ class SQLStore(Store):
         return int(cursor.rowcount)
 
     # --- runs ------------------------------------------------------------------------------
-    def _add_rollups(self, conn: Any, project: Project, run_pk: int, started_at: str, run: Any) -> None:
-        rollups.add_run(self._cursor(conn), rollups.RunKey.of_new_run(run_pk, project.id, started_at, run), self.DIALECT)
+    def _rebuild_every_default_branch(self, conn: Any) -> None:
+        """The failing streaks of every project's default branch (the migration that added them)."""
+        for project_id, branch in self._tuples(conn, "SELECT id, default_branch FROM projects ORDER BY id", ()):
+            self.rebuild_default_failures(conn, project_id, branch)
 
     def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
         with self._reading() as conn:

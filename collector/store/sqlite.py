@@ -44,6 +44,7 @@ from .records import (
     stored_run_from_row,
 )
 from .sql import INSERT_RUN, SELECT_RUN, SQLStore, run_values
+from .verdicts import VERDICTS_VERSION
 
 _SQLITE_BUSY = 5
 _SQLITE_LOCKED = 6
@@ -143,7 +144,8 @@ class _PendingRun:
 
 
 class SQLiteStore(SQLStore):
-    LATEST_VERSION = 3
+    LATEST_VERSION = 4
+    CLEAN_TREE = "coalesce(json_extract(r.vcs, '$.dirty'), 0) IS NOT 1"
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0, create: bool = True) -> None:
         """``create=False``: a missing file is an error, not a new empty database (only migrate makes one)."""
@@ -313,6 +315,8 @@ class SQLiteStore(SQLStore):
                     conn.execute(statement)
                 if migration.version == rollups.FIRST_VERSION:
                     self._roll_up_stored_runs(conn)
+                if migration.version == VERDICTS_VERSION:
+                    self._rebuild_every_default_branch(conn)
                 conn.execute(
                     "INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)",
                     (migration.version, utc_now()),
@@ -391,8 +395,8 @@ class SQLiteStore(SQLStore):
         run_pk = self._insert_id(conn, INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at)))
         if run_pk is not None:
             self._insert_tests(conn, run_pk, run.tests)
-            self._add_rollups(conn, project, run_pk, started_at, run)
-            return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at))
+            verdict = self.judge_new_run(conn, project, run_pk, run, started_at, received_at)
+            return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at, verdict))
         stored = stored_run_from_row(conn.execute(SELECT_RUN, (project.id, run.run_id)).fetchone())
         return InsertOutcome("duplicate" if stored.digest == run.digest else "conflict", stored)
 

@@ -14,6 +14,8 @@ import pytest
 from collector.admin import main
 from collector.store.sqlite import SQLiteStore
 
+ALL_VERSIONS = ", ".join(str(version) for version in range(1, SQLiteStore.LATEST_VERSION + 1))
+
 ENV = {"TESTRUN_BCRYPT_ROUNDS": "4"}
 
 
@@ -42,8 +44,8 @@ def test_migrate_creates_the_schema_once_and_says_so(tmp_path: Path) -> None:
     first = run(db, "migrate")
     second = run_json(db, "migrate")
 
-    assert first == (0, "applied migration(s) 1, 2, 3; schema is at version 3\n", "")
-    assert second == {"applied": [], "version": 3}
+    assert first == (0, f"applied migration(s) {ALL_VERSIONS}; schema is at version {SQLiteStore.LATEST_VERSION}\n", "")
+    assert second == {"applied": [], "version": SQLiteStore.LATEST_VERSION}
 
 
 def test_migrate_accepts_a_sqlite_url_and_the_environment(tmp_path: Path) -> None:
@@ -207,7 +209,7 @@ def test_the_console_script_is_installed_and_works(tmp_path: Path) -> None:
     )
 
     assert result.returncode == 0, result.stderr
-    assert json.loads(result.stdout) == {"applied": [1, 2, 3], "version": 3}
+    assert json.loads(result.stdout) == {"applied": list(range(1, SQLiteStore.LATEST_VERSION + 1)), "version": SQLiteStore.LATEST_VERSION}
 
 
 def seed_runs(db: Path, started: list[str]) -> None:

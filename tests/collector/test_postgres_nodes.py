@@ -16,6 +16,8 @@ import requests
 from collector_harness import CollectorProcess, ProjectAccess, a_run, admin, admin_json, new_project
 from postgres_harness import database_url, terminate_backends
 
+from collector.store.postgres import PostgresStore
+
 PASSWORD = "s3cret-pw-never-logged"  # trust auth ignores it; the logs must not show it
 
 
@@ -80,8 +82,9 @@ def test_every_admin_command_works_on_a_postgresql_database(postgres_database: C
         assert PASSWORD not in result.stdout + result.stderr
         return result.stdout
 
-    assert run("migrate") == "applied migration(s) 1, 2, 3; schema is at version 3\n"
-    assert run("migrate") == "schema is up to date (version 3)\n"
+    versions = ", ".join(str(version) for version in range(1, PostgresStore.LATEST_VERSION + 1))
+    assert run("migrate") == f"applied migration(s) {versions}; schema is at version {PostgresStore.LATEST_VERSION}\n"
+    assert run("migrate") == f"schema is up to date (version {PostgresStore.LATEST_VERSION})\n"
     assert run("org", "create", "acme") == "created org acme\n"
     assert run("project", "create", "acme", "web") == "created project acme/web\n"
     assert [org["name"] for org in admin_json(url, "org", "list")] == ["acme"]

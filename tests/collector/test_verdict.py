@@ -37,7 +37,7 @@ def test_the_verdict_counts_every_class_and_lists_the_authors_failures_first() -
         "muted": Facts(quarantine_reason="tracked in #12"),
     }
 
-    verdict = judge(failures, facts)
+    verdict = judge(failures, facts, default_branch="main")
 
     assert verdict["failures"] == 5 and verdict["blocking"] == 4 and verdict["quarantined"] == 1
     assert verdict["classes"] == {"regression": 1, "new_test": 1, "failing_on_default": 1, "flaky": 1, "quarantined": 1}
@@ -55,7 +55,7 @@ def test_the_verdict_counts_every_class_and_lists_the_authors_failures_first() -
 
 def test_a_failure_keeps_the_first_line_of_its_message_cut_short() -> None:
     long_line = "E" * 1000
-    verdict = judge([result("a", message=f"{long_line}\nsecond line"), result("b", message=None)], {})
+    verdict = judge([result("a", message=f"{long_line}\nsecond line"), result("b", message=None)], {}, default_branch="main")
 
     first, second = verdict["tests"]
     assert first["message"].startswith("EEE") and first["message"].endswith("…") and len(first["message"]) == 300
@@ -66,7 +66,7 @@ def test_1500_failures_list_1000_with_exact_counts_and_truncated() -> None:
     failures = [result(f"tests/test_many.py::test_{i}") for i in range(1500)]
     facts = {f"tests/test_many.py::test_{i}": Facts(seen_on_default=True) for i in range(0, 1500, 2)}
 
-    verdict = judge(failures, facts)
+    verdict = judge(failures, facts, default_branch="main")
 
     assert verdict["failures"] == 1500 and verdict["blocking"] == 1500
     assert verdict["classes"]["regression"] == 750 and verdict["classes"]["new_test"] == 750
@@ -77,7 +77,7 @@ def test_1500_failures_list_1000_with_exact_counts_and_truncated() -> None:
 def test_the_listed_failures_stop_at_half_a_mebibyte_of_json_however_long_their_ids() -> None:
     failures = [result("x" * 1000 + str(i), message="m" * 2000) for i in range(900)]
 
-    verdict = judge(failures, {})
+    verdict = judge(failures, {}, default_branch="main")
 
     listed = len(verdict["tests"])
     assert 0 < listed < 900 and verdict["truncated"] is True and verdict["failures"] == 900
@@ -85,18 +85,19 @@ def test_the_listed_failures_stop_at_half_a_mebibyte_of_json_however_long_their_
 
 
 def test_a_run_without_failures_has_an_empty_verdict() -> None:
-    assert judge([], {}) == {
+    assert judge([], {}, default_branch="trunk") == {
         "failures": 0,
         "blocking": 0,
         "quarantined": 0,
         "classes": {"regression": 0, "new_test": 0, "failing_on_default": 0, "flaky": 0, "quarantined": 0},
         "tests": [],
         "truncated": False,
+        "default_branch": "trunk",
     }
 
 
 def test_the_encoded_verdict_decodes_and_encodes_to_the_same_bytes() -> None:
-    verdict = judge([result("tests/ü.py::test_ß", message="ünïcode | `ticks` <b>")], {"tests/ü.py::test_ß": Facts()})
+    verdict = judge([result("tests/ü.py::test_ß", message="ünïcode | `ticks` <b>")], {"tests/ü.py::test_ß": Facts()}, default_branch="main")
 
     text = encode(verdict)
 

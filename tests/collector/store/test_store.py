@@ -26,22 +26,22 @@ def test_a_new_database_is_at_version_zero_and_fails_the_schema_check(new_store:
     store = new_store()
 
     assert store.schema_version() == 0
-    with pytest.raises(SchemaMismatch, match="version 0, this collector needs 3: run 'testrun-admin migrate'"):
+    with pytest.raises(SchemaMismatch, match=f"version 0, this collector needs {store.LATEST_VERSION}: run 'testrun-admin migrate'"):
         store.check_schema()
 
 
 def test_migrate_brings_an_empty_database_to_the_latest_version(new_store: Callable[..., Store]) -> None:
     store = new_store()
 
-    assert store.migrate() == [1, 2, 3]
-    assert store.schema_version() == store.LATEST_VERSION == 3
+    assert store.migrate() == [1, 2, 3, 4]
+    assert store.schema_version() == store.LATEST_VERSION == 4
     store.check_schema()
 
 
 def test_migrating_again_applies_nothing(store: Store, new_store: Callable[..., Store]) -> None:
     assert store.migrate() == []
     assert new_store().migrate() == []
-    assert store.schema_version() == 3
+    assert store.schema_version() == 4
 
 
 def test_two_stores_migrating_at_once_apply_each_migration_once(new_store: Callable[..., Store]) -> None:
@@ -59,8 +59,8 @@ def test_two_stores_migrating_at_once_apply_each_migration_once(new_store: Calla
     for thread in threads:
         thread.join()
 
-    assert sorted(version for versions in applied for version in versions) == [1, 2, 3]  # each once, by either store
-    assert stores[0].schema_version() == 3
+    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4]  # each once, by either store
+    assert stores[0].schema_version() == 4
 
 
 # --- orgs and projects --------------------------------------------------------------

@@ -269,6 +269,9 @@ def test_a_late_run_in_a_closed_month_and_pruning_keep_the_month_rows_exact(
 
 #: what the migrations after 0001 add, undone newest first
 UNDO_AFTER_VERSION_1 = (
+    "DROP TABLE default_failures",
+    "ALTER TABLE runs DROP COLUMN verdict",
+    "ALTER TABLE projects DROP COLUMN default_branch",
     "DROP TABLE web_sessions",
     *(f"DROP TABLE {table}" for table in ("flaky_results", "test_commits", "rollup_months", "test_months", "test_days")),
     "DROP INDEX test_results_test_id",
