@@ -33,8 +33,32 @@ def create_org(store: Store, name: Any) -> Org:
     return store.create_org(checked_name("org", name))
 
 
-def create_project(store: Store, org: Any, name: Any) -> Project:
-    return store.create_project(checked_name("org", org), checked_name("project", name))
+#: the longest branch name a project's default branch may have
+BRANCH_MAX = 255
+
+
+def checked_branch(branch: Any) -> str:
+    """A branch name as CI reports it (``vcs.branch``): not blank, no control characters, at most 255 characters."""
+    if not isinstance(branch, str) or not branch.strip() or branch != branch.strip():
+        raise BadRequest(f"default branch {branch!r} is not valid: give the branch's name, e.g. main")
+    if len(branch) > BRANCH_MAX or not branch.isprintable():
+        raise BadRequest(
+            f"default branch {branch[:40]!r}... is not valid: at most {BRANCH_MAX} printable characters"
+            if len(branch) > BRANCH_MAX
+            else f"default branch {branch!r} is not valid: it holds a control character"
+        )
+    return branch
+
+
+def create_project(store: Store, org: Any, name: Any, default_branch: Any = "main") -> Project:
+    return store.create_project(
+        checked_name("org", org), checked_name("project", name), default_branch=checked_branch(default_branch)
+    )
+
+
+def set_default_branch(store: Store, slug: Any, branch: Any) -> Project:
+    """Name a project's default branch; its failing streaks there are rebuilt from the stored runs."""
+    return store.set_default_branch(find_project(store, slug), checked_branch(branch))
 
 
 def find_project(store: Store, slug: Any) -> Project:
@@ -51,6 +75,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "org": project.org,
         "name": project.name,
         "slug": project.slug,
+        "default_branch": project.default_branch,
         "created_at": project.created_at,
     }
 

@@ -22,6 +22,7 @@ from .tokens import create_token
 
 DB_HELP = f"SQLite path, sqlite:/// or postgresql:// URL (default: TESTRUN_DB, else {DEFAULT_DB})"
 JSON_HELP = "print machine-readable JSON"
+DEFAULT_BRANCH_HELP = "the branch whose runs tell what is already failing and what regressed (default main)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -51,7 +52,16 @@ def build_parser() -> argparse.ArgumentParser:
     create_project = project.add_parser("create", parents=[common], help="create a project in an org")
     create_project.add_argument("org")
     create_project.add_argument("name")
+    create_project.add_argument("--default-branch", default="main", metavar="NAME", help=DEFAULT_BRANCH_HELP)
     project.add_parser("list", parents=[common], help="list projects").add_argument("org", nargs="?")
+    set_project = project.add_parser(
+        "set",
+        parents=[common],
+        help="change a project's settings",
+        description="Change a project's settings; give at least one.",
+    )
+    set_project.add_argument("project", metavar="ORG/PROJECT")
+    set_project.add_argument("--default-branch", metavar="NAME", help=DEFAULT_BRANCH_HELP)
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -118,6 +128,8 @@ def main(
             parser.error("token create: give ORG/PROJECT, or --admin for an admin token")
         if args.admin and args.scope:
             parser.error("token create: an admin token has the admin scope only; drop --scope")
+    if args.command == "project" and args.action == "set" and args.default_branch is None:
+        parser.error("project set: give a setting to change, e.g. --default-branch NAME")
     env = os.environ if env is None else env
     try:
         settings = Settings.resolve(flags={"db": args.db}, env=env)
@@ -163,8 +175,17 @@ def _org_list(store: Store, settings: Settings, args: argparse.Namespace, err: T
 
 
 def _project_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
-    project = accounts.create_project(store, args.org, args.name)
-    return accounts.project_info(project), f"created project {project.slug}"
+    project = accounts.create_project(store, args.org, args.name, args.default_branch)
+    return accounts.project_info(project), f"created project {project.slug} (default branch {project.default_branch})"
+
+
+def _project_set(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project)
+    changed = []
+    if args.default_branch is not None:
+        project = accounts.set_default_branch(store, args.project, args.default_branch)
+        changed.append(f"default branch {project.default_branch}")
+    return accounts.project_info(project), f"project {project.slug}: " + ", ".join(changed)
 
 
 def _project_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
@@ -173,7 +194,7 @@ def _project_list(store: Store, settings: Settings, args: argparse.Namespace, er
         if args.org not in {org.name for org in store.list_orgs()}:
             raise NotFound(f"org {args.org!r} not found")
     projects = [accounts.project_info(p) for p in store.list_projects(args.org)]
-    return projects, _table(projects, ["slug", "created_at"])
+    return projects, _table(projects, ["slug", "default_branch", "created_at"])
 
 
 def _token_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
@@ -248,6 +269,7 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Store, Settings, argparse.Names
     ("org", "list"): _org_list,
     ("project", "create"): _project_create,
     ("project", "list"): _project_list,
+    ("project", "set"): _project_set,
     ("token", "create"): _token_create,
     ("token", "list"): _token_list,
     ("token", "revoke"): _token_revoke,

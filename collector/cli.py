@@ -42,6 +42,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--trusted-proxy",
         help="address of the reverse proxy whose X-Forwarded-* headers to believe, e.g. for HTTPS (TESTRUN_TRUSTED_PROXY)",
     )
+    serve.add_argument(
+        "--public-url",
+        help="the collector's address as users reach it, e.g. https://testrun.example.com behind a proxy: the base of "
+        "the links to run pages that CI jobs print (TESTRUN_PUBLIC_URL; default: the address each request came to)",
+    )
     serve.add_argument("--pool-min-size", help="PostgreSQL connections kept open (default 1)")
     serve.add_argument("--pool-max-size", help="PostgreSQL connections at most, per process (default 10)")
     serve.add_argument("--statement-timeout-s", help="PostgreSQL statement timeout before 503 (default 10)")

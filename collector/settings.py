@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
+from urllib.parse import urlsplit
 
 from .errors import ConfigError
 from .logs import LOG_FORMATS
@@ -86,6 +87,14 @@ def _session_seconds(value: str) -> float:
     return number
 
 
+def _public_url(value: str) -> str:
+    """An http(s) base URL without query or fragment, kept without its trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise ValueError("must be an http:// or https:// base URL, e.g. https://testrun.example.com")
+    return value.strip().rstrip("/")
+
+
 def _log_format(value: str) -> str:
     if value not in LOG_FORMATS:
         raise ValueError("must be 'auto' (text on a terminal, else json), 'json' or 'text'")
@@ -148,6 +157,9 @@ class Settings:
     #: address of a reverse proxy whose X-Forwarded-Proto/-For/-Host/-Port headers are believed
     #: (e.g. the TLS terminator, so web page cookies are Secure); "" believes no proxy
     trusted_proxy: str = ""
+    #: the collector's base URL as users reach it (behind a proxy: the proxy's), for the absolute links to run
+    #: pages in ingest answers; "" builds them from the address each request came to
+    public_url: str = ""
     #: a web page session ends after this many seconds without a page view (12 h: a working day,
     #: not the night), and this many seconds after signing in however busy it is (7 days: a copied
     #: cookie works a week at most, and a user pastes a token once a week)
@@ -224,6 +236,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "token_rate_per_s": _non_negative_float,
     "token_burst": _positive_int,
     "trusted_proxy": str,
+    "public_url": _public_url,
     "session_idle_s": _session_seconds,
     "session_absolute_s": _session_seconds,
 }

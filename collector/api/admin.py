@@ -52,7 +52,7 @@ def register(app: bottle.Bottle, state: Any) -> None:
     def create_project() -> dict[str, Any]:
         state.authenticate("admin")
         data = _object_body()
-        project = accounts.create_project(store, data.get("org"), data.get("name"))
+        project = accounts.create_project(store, data.get("org"), data.get("name"), data.get("default_branch", "main"))
         bottle.response.status = 201
         return accounts.project_info(project)
 

@@ -40,6 +40,15 @@ def run_url(run_id: str) -> str:
     return "/api/v1/runs/" + quote(run_id, safe="")
 
 
+def web_url(public_url: str, run_id: str) -> str:
+    """The absolute address of the run's web page: on ``public_url``, else on the address the request came to.
+
+    Behind a proxy set TESTRUN_PUBLIC_URL (or TESTRUN_TRUSTED_PROXY, so the forwarded host is believed).
+    """
+    base = public_url or "{}://{}".format(*bottle.request.urlparts[:2])
+    return f"{base}/ui/runs/{quote(run_id, safe='')}"
+
+
 def run_summary(run: StoredRun) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
@@ -56,7 +65,8 @@ def run_summary(run: StoredRun) -> dict[str, Any]:
 
 
 def run_detail(run: StoredRun, page: TestPage, max_bytes: int = TESTS_PAGE_BYTES) -> dict[str, Any]:
-    """The run's summary and the page's tests, cut where their JSON passes ``max_bytes`` (at least one test)."""
+    """The run's summary, its verdict and the page's tests, cut where their JSON passes ``max_bytes`` (at least
+    one test)."""
     tests: list[dict[str, Any]] = []
     size = 0
     next_cursor = page.next_cursor
@@ -67,7 +77,7 @@ def run_detail(run: StoredRun, page: TestPage, max_bytes: int = TESTS_PAGE_BYTES
         item = test.as_dict()
         size += len(json.dumps(item, ensure_ascii=False, separators=(",", ":")))
         tests.append(item)
-    return {**run_summary(run), "tests": tests, "next_tests_cursor": next_cursor}
+    return {**run_summary(run), "verdict": run.verdict, "tests": tests, "next_tests_cursor": next_cursor}
 
 
 def page_limit(raw: str | None) -> int:
@@ -97,7 +107,9 @@ def register(app: bottle.Bottle, state: Any) -> None:
             "duplicate": result.outcome == "duplicate",
             "counts": stored.counts.as_dict(),
             "url": run_url(stored.run_id),
+            "web_url": web_url(settings.public_url, stored.run_id),
             "received_at": stored.received_at,
+            "verdict": stored.verdict,
         }
 
     @app.post("/api/v1/runs")
@@ -133,4 +145,5 @@ def register(app: bottle.Bottle, state: Any) -> None:
         limit = bounded_int("tests_limit", query.getunicode("tests_limit"), DEFAULT_TESTS_PAGE, MAX_TESTS_PAGE)
         cursor = query.getunicode("tests_cursor") or None
         stored = state.store.get_run(principal.project, run_id, with_tests=False)
-        return run_detail(stored, state.store.list_run_tests(principal.project, run_id, limit=limit, cursor=cursor))
+        page = state.store.list_run_tests(principal.project, run_id, limit=limit, cursor=cursor)
+        return {**run_detail(stored, page), "web_url": web_url(settings.public_url, run_id)}

@@ -95,13 +95,47 @@ def test_db_and_json_go_before_or_after_the_command(db: Path) -> None:
 
 def test_orgs_and_projects_are_created_and_listed(db: Path) -> None:
     assert run(db, "org", "create", "acme") == (0, "created org acme\n", "")
-    assert run(db, "project", "create", "acme", "web") == (0, "created project acme/web\n", "")
+    assert run(db, "project", "create", "acme", "web") == (0, "created project acme/web (default branch main)\n", "")
 
     orgs = run_json(db, "org", "list")
     projects = run_json(db, "project", "list", "acme")
 
     assert [org["name"] for org in orgs] == ["acme"]
-    assert [project["slug"] for project in projects] == ["acme/web"]
+    assert [(project["slug"], project["default_branch"]) for project in projects] == [("acme/web", "main")]
+
+
+def test_a_projects_default_branch_is_set_at_create_time_or_later_and_listed(db: Path) -> None:
+    run(db, "org", "create", "acme")
+
+    created = run(db, "project", "create", "acme", "web", "--default-branch", "trunk")
+    changed = run(db, "project", "set", "acme/web", "--default-branch", "release/2.x")
+    code, listed, _ = run(db, "project", "list")
+
+    assert created == (0, "created project acme/web (default branch trunk)\n", "")
+    assert changed == (0, "project acme/web: default branch release/2.x\n", "")
+    assert code == 0 and listed.splitlines()[1].split()[:2] == ["acme/web", "release/2.x"]
+    assert run_json(db, "project", "list")[0]["default_branch"] == "release/2.x"
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (["project", "set", "acme/nope", "--default-branch", "x"], 1, "project 'acme/nope' not found"),
+        (["project", "set", "acme/web", "--default-branch", " main"], 1, "default branch ' main' is not valid"),
+        (["project", "set", "acme/web", "--default-branch", "a\tb"], 1, "it holds a control character"),
+        (["project", "create", "acme", "api", "--default-branch", ""], 1, "default branch '' is not valid"),
+    ],
+)
+def test_a_bad_default_branch_or_project_is_one_line_naming_it(
+    db: Path, args: list[str], code: int, message: str
+) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    got, out, err = run(db, *args)
+
+    assert (got, out) == (code, "")
+    assert message in err and len(err.strip().splitlines()) == 1
 
 
 def test_creating_a_taken_name_is_one_line_and_exit_1(db: Path) -> None:
@@ -183,6 +217,7 @@ def test_token_revoke_marks_it_revoked_and_an_unknown_id_fails(db: Path) -> None
         ["token", "create", "acme/web", "--scope", "write"],
         ["token", "create", "acme/web", "--expires-in", "-3"],
         ["frobnicate"],
+        ["project", "set", "acme/web"],
     ],
 )
 def test_usage_mistakes_exit_2_with_a_message(db: Path, args: list[str], capsys: pytest.CaptureFixture[str]) -> None:

@@ -425,3 +425,77 @@ def test_a_bad_tests_limit_or_cursor_is_a_400_naming_it(project: ProjectAccess, 
 
     assert answer.status_code == 400
     assert problem in answer.json()["message"]
+
+
+# --- the verdict --------------------------------------------------------------------------------
+
+
+def _run_on(branch: str, run_id: str, commit: str, failing: list[str], passing: list[str]) -> dict[str, Any]:
+    tests = [{"id": t, "status": "failed", "message": f"{t} broke\nline 2"} for t in failing]
+    tests += [{"id": t, "status": "passed"} for t in passing]
+    return a_run(run_id, vcs={"commit": commit, "branch": branch}, tests=tests)
+
+
+def test_an_ingest_answer_carries_the_verdict_and_the_absolute_address_of_the_runs_page(project: ProjectAccess) -> None:
+    assert project.post_run(_run_on("main", "main-1", "c1", [], ["t::a", "t::b"])).status_code == 201
+
+    response = project.post_run(_run_on("feature", "pr-1", "c2", ["t::a", "t::new"], ["t::b"]))
+
+    body = response.json()
+    assert response.status_code == 201
+    assert body["web_url"] == f"{project.url}/ui/runs/pr-1"
+    assert body["verdict"] == {
+        "failures": 2,
+        "blocking": 2,
+        "quarantined": 0,
+        "classes": {"regression": 1, "new_test": 1, "failing_on_default": 0, "flaky": 0, "quarantined": 0},
+        "tests": [
+            {"test_id": "t::a", "status": "failed", "class": "regression", "message": "t::a broke"},
+            {"test_id": "t::new", "status": "failed", "class": "new_test", "message": "t::new broke"},
+        ],
+        "truncated": False,
+        "default_branch": "main",
+    }
+
+
+def test_a_duplicate_and_the_run_read_back_carry_the_verdict_stored_at_first_ingest_byte_for_byte(
+    project: ProjectAccess,
+) -> None:
+    project.post_run(_run_on("main", "main-1", "c1", [], ["t::a"]))
+    first = project.post_run(_run_on("feature", "pr-1", "c2", ["t::a"], []))
+    project.post_run(_run_on("main", "main-2", "c3", ["t::a"], []))  # history changes: main breaks too
+
+    again = project.post_run(_run_on("feature", "pr-1", "c2", ["t::a"], []))
+    read = project.get("/api/v1/runs/pr-1")
+
+    def verdict_text(raw: bytes) -> bytes:
+        return raw[raw.index(b'"verdict":'):].split(b',"web_url"')[0].rstrip(b"}")
+
+    assert again.status_code == 200 and again.json()["duplicate"] is True
+    assert again.json()["verdict"] == first.json()["verdict"] == read.json()["verdict"]
+    assert first.json()["verdict"]["tests"][0]["class"] == "regression"
+    assert verdict_text(again.content) == verdict_text(first.content)
+
+
+def test_behind_a_proxy_the_runs_page_address_is_on_the_public_url(start_collector: Any) -> None:
+    collector = start_collector(public_url="https://testrun.example.com/", token_rate_per_s="0")
+    project = new_project(collector)
+
+    posted = project.post_run(a_run("github:octo/app:1:1:test:pytest"))
+    read = project.get(posted.json()["url"])
+
+    expected = "https://testrun.example.com/ui/runs/github%3Aocto%2Fapp%3A1%3A1%3Atest%3Apytest"
+    assert posted.json()["web_url"] == read.json()["web_url"] == expected
+
+
+def test_a_project_made_over_the_admin_route_may_name_its_default_branch(collector: Any) -> None:
+    headers = {"Authorization": f"Bearer {collector.admin_token}"}
+    requests.post(f"{collector.url}/orgs", json={"name": "branchy"}, headers=headers, timeout=30)
+
+    made = requests.post(f"{collector.url}/projects", json={"org": "branchy", "name": "app", "default_branch": "trunk"},
+                         headers=headers, timeout=30)
+    bad = requests.post(f"{collector.url}/projects", json={"org": "branchy", "name": "api", "default_branch": "a\nb"},
+                        headers=headers, timeout=30)
+
+    assert made.status_code == 201 and made.json()["default_branch"] == "trunk"
+    assert bad.status_code == 400 and "default branch" in bad.json()["message"]

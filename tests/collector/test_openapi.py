@@ -394,7 +394,17 @@ def _accepted(*, duplicate: bool) -> dict[str, Any]:
         "duplicate": duplicate,
         "counts": counts,
         "url": "/api/v1/runs/a%2Fb",
+        "web_url": "https://testrun.example.com/ui/runs/a%2Fb",
         "received_at": "2026-01-12T10:00:05.123456Z",
+        "verdict": {
+            "failures": 0,
+            "blocking": 0,
+            "quarantined": 0,
+            "classes": dict.fromkeys(("regression", "new_test", "failing_on_default", "flaky", "quarantined"), 0),
+            "tests": [],
+            "truncated": False,
+            "default_branch": "main",
+        },
     }
 
 
@@ -492,7 +502,7 @@ def test_a_run_detail_is_a_summary_with_a_page_of_its_tests() -> None:
     schemas = DOCUMENT["components"]["schemas"]
     summary, detail = schemas["RunSummary"], schemas["RunDetail"]
 
-    assert set(detail["required"]) == set(summary["required"]) | {"tests", "next_tests_cursor"}
+    assert set(detail["required"]) == set(summary["required"]) | {"tests", "next_tests_cursor", "verdict", "web_url"}
     assert set(schemas["TestResult"]["required"]) == set(schemas["TestIn"]["properties"])
 
 

@@ -86,7 +86,8 @@ def test_every_admin_command_works_on_a_postgresql_database(postgres_database: C
     assert run("migrate") == f"applied migration(s) {versions}; schema is at version {PostgresStore.LATEST_VERSION}\n"
     assert run("migrate") == f"schema is up to date (version {PostgresStore.LATEST_VERSION})\n"
     assert run("org", "create", "acme") == "created org acme\n"
-    assert run("project", "create", "acme", "web") == "created project acme/web\n"
+    assert run("project", "create", "acme", "web") == "created project acme/web (default branch main)\n"
+    assert run("project", "set", "acme/web", "--default-branch", "trunk") == "project acme/web: default branch trunk\n"
     assert [org["name"] for org in admin_json(url, "org", "list")] == ["acme"]
     assert [p["slug"] for p in admin_json(url, "project", "list", "acme")] == ["acme/web"]
     token = admin_json(url, "token", "create", "acme/web", "--scope", "read")
