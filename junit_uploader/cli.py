@@ -21,6 +21,7 @@ from . import __version__
 from .ci import detect_ci, make_run_id
 from .delivery import Delivery, client_for, deliver
 from .errors import ConfigError, ReportError, Unexpected, UploadError
+from .job_report import JobReport, report_to_job
 from .junit import find_reports, parse_reports
 from .payload import build_payload, encode_payload, summarize
 from .settings import DEFAULT_SPOOL_DIR, ClientSettings
@@ -51,6 +52,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--run-id", help="use this run id instead of deriving it from the CI variables (TESTRUN_RUN_ID)")
     parser.add_argument("--dry-run", action="store_true", help="print the JSON payload on stdout and send nothing")
     parser.add_argument("--output", metavar="FILE", help="also write the JSON payload to FILE (TESTRUN_OUTPUT)")
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="write the verdict as a Markdown job summary to FILE (TESTRUN_SUMMARY); on GitHub Actions it is also "
+        "appended to the step summary",
+    )
     parser.add_argument(
         "--strict", action="store_true", default=None, help="exit 1 when the upload fails (TESTRUN_STRICT)"
     )
@@ -147,9 +154,22 @@ def upload(
             raise ReportError(f"cannot write --output {settings.output}: {error.strerror or error}") from None
         say.info(f"wrote the payload to {settings.output}")
         if not settings.url:
+            tell_the_job(report_to_job(settings, payload["tests"], None, run_id), out, say)
             return EXIT_OK
     delivery = deliver(settings, data, run_id, user_agent=USER_AGENT)
-    return report_delivery(delivery, summarize(payload), run_id, settings, say)
+    code = report_delivery(delivery, summarize(payload), run_id, settings, say)
+    tell_the_job(report_to_job(settings, payload["tests"], delivery, run_id), out, say)
+    return code
+
+
+def tell_the_job(report: JobReport, out: TextIO, say: _Printer) -> None:
+    """The verdict's lines after the upload line, annotations on stdout (where GitHub reads workflow commands)."""
+    for line in report.lines:
+        say.info(line)
+    for warning in report.warnings:
+        say.warning(warning)
+    for command in report.annotations:
+        print(command, file=out)
 
 
 def write_text(out: TextIO, data: bytes) -> None:
@@ -229,6 +249,7 @@ def _flag_values(args: argparse.Namespace) -> dict[str, object]:
         "spool_dir": args.spool_dir,
         "strict": args.strict,
         "output": args.output,
+        "summary": args.summary,
     }
 
 

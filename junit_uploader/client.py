@@ -36,6 +36,7 @@ from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from .deadline import READING, Deadline, DeadlineAdapter
 from .errors import ConfigError, PlainHTTPCollector, Rejected, Unreachable
+from .summary import well_formed_verdict
 
 log = logging.getLogger("testrun.client")
 
@@ -119,6 +120,10 @@ class Accepted:
     counts: dict[str, int]
     url: str
     attempts: int
+    #: the collector's verdict on the run's failures, when it sent a well-formed one (collector.verdict)
+    verdict: dict[str, Any] | None = None
+    #: the absolute address of the run's web page, when the collector sent one
+    web_url: str | None = None
 
 
 class CollectorClient:
@@ -277,6 +282,8 @@ class _Upload:
             counts=dict(body["counts"]),
             url=_absolute(self.client.base_url, body["url"]),
             attempts=self.attempts,
+            verdict=well_formed_verdict(body.get("verdict")),
+            web_url=_web_url(body.get("web_url")),
         )
 
     def _wait(self, state: RetryCallState) -> float:
@@ -549,6 +556,13 @@ def _is_run_accepted(body: Any) -> bool:
         and isinstance(body.get("counts"), dict)
         and all(isinstance(k, str) and type(v) is int for k, v in body["counts"].items())
     )
+
+
+def _web_url(value: Any) -> str | None:
+    """An http(s) address the job may print as a link, else None (an older or a hostile server)."""
+    if isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) <= 4096 and value.isprintable():
+        return value
+    return None
 
 
 def _absolute(base_url: str, url: str) -> str:

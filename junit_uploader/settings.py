@@ -55,6 +55,11 @@ def parse_url(value: str) -> str:
     return url
 
 
+def _is_true(value: str) -> bool:
+    """GitHub sets GITHUB_ACTIONS=true; anything else is not GitHub Actions."""
+    return value.strip().lower() == "true"
+
+
 def _text(value: str) -> str | None:
     return value.strip() or None
 
@@ -71,6 +76,12 @@ class ClientSettings:
     spool_dir: Path = DEFAULT_SPOOL_DIR
     strict: bool = False
     output: Path | None = None
+    #: where to write the Markdown job summary (overwritten), besides GitHub's step summary
+    summary: Path | None = None
+    #: GitHub Actions' step summary file (GITHUB_STEP_SUMMARY): the job summary is appended to it
+    step_summary: Path | None = None
+    #: print GitHub Actions annotations for the author's failures (GITHUB_ACTIONS=true)
+    annotate: bool = False
 
     @classmethod
     def resolve(
@@ -123,6 +134,9 @@ FLAG_NAMES = {
     "spool_dir": "spool-dir",
     "strict": "strict",
     "output": "output",
+    "summary": "summary",
+    "step_summary": "step-summary",
+    "annotate": "annotate",
 }
 
 ENV_NAMES = {
@@ -136,6 +150,9 @@ ENV_NAMES = {
     "spool_dir": "TESTRUN_SPOOL_DIR",
     "strict": "TESTRUN_STRICT",
     "output": "TESTRUN_OUTPUT",
+    "summary": "TESTRUN_SUMMARY",
+    "step_summary": "GITHUB_STEP_SUMMARY",
+    "annotate": "GITHUB_ACTIONS",
 }
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -149,6 +166,9 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "spool_dir": Path,
     "strict": parse_bool,
     "output": Path,
+    "summary": Path,
+    "step_summary": Path,
+    "annotate": _is_true,
 }
 
 

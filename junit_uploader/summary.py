@@ -50,6 +50,45 @@ _MARKDOWN_SPECIAL = {ord(ch): f"&#{ord(ch)};" for ch in "&<>|`\\*_[]~:$"}
 _WWW = re.compile(r"(?i)\b(www)\.")
 
 
+# --- what the collector answered -------------------------------------------------------------
+_VERDICT_COUNTS = ("failures", "blocking", "quarantined")
+_LISTED_TEXT = ("test_id", "status", "class", "message", "reason")
+
+
+def _count(value: Any) -> bool:
+    return type(value) is int and value >= 0
+
+
+def _listed_ok(item: Any) -> bool:
+    if not isinstance(item, dict) or not isinstance(item.get("test_id"), str):
+        return False
+    if any(item.get(key) is not None and not isinstance(item[key], str) for key in _LISTED_TEXT):
+        return False
+    since = item.get("since")
+    return since is None or (isinstance(since, dict) and all(
+        since.get(key) is None or isinstance(since[key], str) for key in ("run_id", "started_at", "commit")))
+
+
+def well_formed_verdict(value: Any) -> dict[str, Any] | None:
+    """The verdict of an ingest answer when it has the shape this module reads, else None.
+
+    The answer comes from the network: a collector older than verdicts sends
+    none, and a broken or hostile server may send anything, which must never
+    break the job's report.
+    """
+    if not isinstance(value, dict) or not all(_count(value.get(key)) for key in _VERDICT_COUNTS):
+        return None
+    classes, tests = value.get("classes"), value.get("tests")
+    if not isinstance(classes, dict) or not all(isinstance(k, str) and _count(v) for k, v in classes.items()):
+        return None
+    if not isinstance(tests, list) or len(tests) > 1000 or not all(_listed_ok(item) for item in tests):
+        return None
+    branch = value.get("default_branch")
+    if branch is not None and not isinstance(branch, str):
+        return None
+    return value
+
+
 # --- the terminal ------------------------------------------------------------------------
 def class_name(klass: str, branch: str, count: int = 1) -> str:
     singular, plural = CLASS_WORDS.get(klass, (klass, klass))

@@ -33,6 +33,9 @@ OPTIONS = (
     ("--testrun-label", "label", "testrun_label", "tells matrix legs of one CI job apart (TESTRUN_LABEL)"),
     ("--testrun-run-id", "run_id", "testrun_run_id", "use this run id instead of the CI-derived one (TESTRUN_RUN_ID)"),
     ("--testrun-output", "output", "testrun_output", "write the JSON payload to this file (TESTRUN_OUTPUT)"),
+    ("--testrun-summary", "summary", "testrun_summary",
+     "write the verdict as a Markdown job summary to this file (TESTRUN_SUMMARY); on GitHub Actions it is also "
+     "appended to the step summary"),
     ("--testrun-spool-dir", "spool_dir", "testrun_spool_dir", "where failed uploads are saved (TESTRUN_SPOOL_DIR)"),
     ("--testrun-timeout", "timeout_s", "testrun_timeout", "seconds per upload request (TESTRUN_TIMEOUT)"),
     ("--testrun-retries", "retries", "testrun_retries", "upload retries after the first attempt (TESTRUN_RETRIES)"),

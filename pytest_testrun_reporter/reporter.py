@@ -13,6 +13,7 @@ import pytest
 from junit_uploader.ci import CIContext, make_run_id
 from junit_uploader.delivery import Delivery, deliver, save_for_later
 from junit_uploader.errors import ConfigError, Unexpected, UploadError
+from junit_uploader.job_report import JobReport, report_to_job
 from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
 
@@ -43,6 +44,8 @@ class TestrunReporter:
         self.started_at = datetime.now(timezone.utc)
         self.started = time.monotonic()
         self.summary: list[tuple[str, str]] = []
+        #: GitHub workflow commands, printed at the end of the terminal summary (stdout)
+        self.annotations: list[str] = []
         self.failed_strictly = False
         for name, problem in self.problems.items():
             if name != "url":
@@ -78,19 +81,29 @@ class TestrunReporter:
         summary = summarize(payload)
         if self.settings.output and not self._write_output(data):
             self._fail(session, f"could not write the payload to {self.settings.output}")
+        delivery: Delivery | None
         if "url" in self.problems:
             # kept for a re-send once the URL is fixed: the tests ran, their results should not be lost
-            self._report(save_for_later(self.settings, data, run_id, self.problems["url"]), summary, run_id, session)
-            return
-        if not self.settings.url:
+            delivery = save_for_later(self.settings, data, run_id, self.problems["url"])
+            self._report(delivery, summary, run_id, session)
+        elif not self.settings.url:
+            delivery = None
             if not self.settings.output:
                 self._say("warning", "not uploaded: no collector URL (set TESTRUN_URL or --testrun-url)")
-            return
-        try:
-            delivery = deliver(self.settings, data, run_id, user_agent=USER_AGENT)
-        except KeyboardInterrupt:
-            delivery = save_for_later(self.settings, data, run_id, UploadError("interrupted while uploading"))
-        self._report(delivery, summary, run_id, session)
+        else:
+            try:
+                delivery = deliver(self.settings, data, run_id, user_agent=USER_AGENT)
+            except KeyboardInterrupt:
+                delivery = save_for_later(self.settings, data, run_id, UploadError("interrupted while uploading"))
+            self._report(delivery, summary, run_id, session)
+        self._tell_the_job(report_to_job(self.settings, payload["tests"], delivery, run_id))
+
+    def _tell_the_job(self, report: JobReport) -> None:
+        for line in report.lines:
+            self._say("info", line)
+        for warning in report.warnings:
+            self._say("warning", warning)
+        self.annotations = report.annotations
 
     def _write_output(self, data: bytes) -> bool:
         path = Path(self.settings.output or "")
@@ -125,6 +138,8 @@ class TestrunReporter:
         for level, message in self.summary:
             prefix = "testrun: " if level == "info" else f"testrun: {level}: "
             terminalreporter.write_line(prefix + message, red=level == "error", yellow=level == "warning")
+        for command in self.annotations:
+            terminalreporter.write_line(command)
 
 
 def _shown(value: object) -> str:
