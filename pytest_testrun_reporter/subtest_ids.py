@@ -59,6 +59,12 @@ _WORD_TYPES = {"bound": "method", "built-in": "builtin_function_or_method", "cla
 _OPENER_TYPES = {"[": "list", "(": "tuple", "'": "str", '"': "str"}
 _UNPRINTABLE = re.compile("[\x00-\x1f\x7f\ud800-\udfff]")
 _FLOAT_NAMES = frozenset({"inf", "nan"})
+#: A number as repr writes it, a string without escapes or control characters, True, False, None; and a flat
+#: tuple or list of those: literals without a set in them, which ast would only confirm (most values are these).
+_ATOM = r"""-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:e[-+]?[0-9]+)?|'[^'\\\x00-\x1f\ud800-\udfff]*'|"[^"\\\x00-\x1f\ud800-\udfff]*"|True|False|None"""
+_PLAIN_LITERAL = re.compile(
+    rf"(?:{_ATOM})|\((?:(?:{_ATOM}), )*(?:{_ATOM}),?\)|\[(?:(?:(?:{_ATOM}), )*(?:{_ATOM}))?\]|\(\)", re.ASCII
+)
 _SET_CALLS = frozenset({"set", "frozenset"})
 
 
@@ -122,6 +128,12 @@ def _stable_literal(text: str) -> str | None:
     """``text`` when it is a literal of the kinds above (sets in a fixed order), else None."""
     if len(text) > _PARSE_MAX:
         return None
+    if _PLAIN_LITERAL.fullmatch(text):
+        return text
+    return _parsed_literal(text)
+
+
+def _parsed_literal(text: str) -> str | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a custom repr's invalid escape ("\\d") is not the tests' warning

@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from pytest_testrun_reporter.subtest_ids import DESCRIPTION_MAX, VALUE_MAX
+from pytest_testrun_reporter.subtest_ids import (
+    _PLAIN_LITERAL,
+    DESCRIPTION_MAX,
+    VALUE_MAX,
+    _parsed_literal,
+    _stable_literal,
+)
 
 #: unittest ``subTest`` and pytest ``subtests`` with parameters whose default text holds a memory address
 SUITE = '''
@@ -276,3 +282,24 @@ def test_a_subtest_without_message_or_parameters_is_named_subtest(
     _, payload = payload_of()
 
     assert ids(payload) == {"test_bare.py::test_bare (<subtest>)", "test_bare.py::test_bare"}
+
+
+#: texts of parameters: plain literals the quick check takes, and near misses that only the parser can judge
+LITERAL_TEXTS = [
+    "0", "-7", "62081", "2.5", "-0.5", "1e-07", "1.5e+20", "True", "False", "None", "'mississippi'", '"it\'s"',
+    "'é ✓'", "()", "[]", "(1,)", "(2, 4, 3, 0, 5)", "(-3, 8, -4)", "[None, 1, 2]", "['a', \"b\", 1.5, True]",
+    "007", "1_000", "٣", "0x1f", "1.", ".5", "inf", "-nan", "(1+2j)", "'a\\nb'", "'a\tb'", "'a\x00b'", "'\ud800'",
+    "'unclosed", "'a' 'b'", "b'raw'", "f'{x}'", "(1, 2", "[1,]", "(1 ,2)", "{1, 2}", "{'k': (1, 2)}", " 1", "",
+    "(1, (2, 3))", "[[]]", "-(1)", "1 + 2", "--1", "print", "<function f at 0x7f>",
+]
+
+
+@pytest.mark.parametrize("text", LITERAL_TEXTS)
+def test_the_quick_check_for_plain_literals_agrees_with_the_parser(text: str) -> None:
+    assert _stable_literal(text) == _parsed_literal(text)
+
+
+def test_the_values_of_a_real_suite_mostly_take_the_quick_check() -> None:
+    # more-itertools' subtests: numbers, and tuples and lists of them
+    for text in ("62081", "(2, 4, 3, 0, 5)", "(-3, 8, -4)", "[None, 1, 2]", "'mississippi'", "True", "[]"):
+        assert _PLAIN_LITERAL.fullmatch(text), text
