@@ -27,6 +27,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pytest import TestReport
+
 from junit_uploader.payload import DETAILS_MAX, MESSAGE_MAX, capped
 
 from .subtest_ids import describe_subtest, worker_params
@@ -97,22 +99,33 @@ class Recorder:
         return len(self._results)
 
     def add_test_report(self, report: Any) -> None:
-        if hasattr(report, "context"):
+        """Called for every report of every test, three per test: the common case is kept short.
+
+        Only pytest's plain ``TestReport`` is known to carry no subtest, so any
+        other report type is asked; ``nodeid`` (a property in pytest 9) is read
+        once; a passing setup or teardown only adds its duration.
+        """
+        if report.__class__ is not TestReport and hasattr(report, "context"):
             self._add_subtest(report)
             return
-        result = self._results.get(report.nodeid)
+        nodeid = report.nodeid
+        result = self._results.get(nodeid)
         if result is None:
-            result = self._results[report.nodeid] = _Result(report.nodeid, report.location)
+            result = self._results[nodeid] = _Result(nodeid, report.location)
         result.duration += report.duration or 0.0
-        if report.outcome == "rerun":
+        outcome = report.outcome
+        when = report.when
+        if outcome == "passed" and when != "call":
+            return
+        if outcome == "rerun":
             result.reruns += 1
             result.status = result.message = result.details = None
             return
-        if report.when == "call":
+        if when == "call":
             self._read_call(result, report)
-        elif report.failed:
+        elif outcome == "failed":
             self._read_fixture_error(result, report)
-        elif report.skipped and report.when == "setup":
+        elif outcome == "skipped" and when == "setup":
             self._read_skip(result, report)
 
     def add_collect_report(self, report: Any) -> None:
@@ -134,10 +147,11 @@ class Recorder:
     @staticmethod
     def _read_call(result: _Result, report: Any) -> None:
         xfail_reason = getattr(report, "wasxfail", None)
-        if report.passed:
+        outcome = report.outcome
+        if outcome == "passed":
             result.status = "xpassed" if xfail_reason is not None else "passed"
             result.message = xfail_reason or None
-        elif report.skipped:
+        elif outcome == "skipped":
             result.status = "xfailed" if xfail_reason is not None else "skipped"
             result.message = xfail_reason if xfail_reason is not None else _skip_reason(report)
         else:
