@@ -7,6 +7,7 @@ are percent-encoded in exactly one place.
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..analytics import DEFAULT_DAYS
@@ -43,6 +44,36 @@ def status_kind(status: str, flaky: bool = False) -> str:
     if flaky and status == "passed":
         return "flaky"
     return STATUS_KINDS.get(status, "other")
+
+
+#: a verdict class's words, singular and plural (failing_on_default names the branch), and its CSS class
+VERDICT_CLASSES = {
+    "regression": ("regression", "regressions", "regression"),
+    "new_test": ("new test", "new tests", "new-test"),
+    "failing_on_default": ("failing on {branch}", "failing on {branch}", "failing-on-default"),
+    "flaky": ("flaky", "flaky", "flaky"),
+    "quarantined": ("quarantined", "quarantined", "quarantined"),
+}
+_UNKNOWN_CLASS = ("unclassified", "unclassified", "other")
+
+
+def verdict_label(klass: str, branch: str, count: int = 1) -> str:
+    singular, plural, _ = VERDICT_CLASSES.get(klass, _UNKNOWN_CLASS)
+    return (singular if count == 1 else plural).format(branch=branch)
+
+
+def verdict_kind(klass: str) -> str:
+    """The CSS class of a verdict class: one of a fixed few, whatever the data says."""
+    return VERDICT_CLASSES.get(klass, _UNKNOWN_CLASS)[2]
+
+
+def verdict_counts(verdict: dict[str, Any]) -> str:
+    """``1 regression · 2 new tests · 1 failing on main``: the classes that have failures."""
+    branch = str(verdict.get("default_branch") or "the default branch")
+    classes = verdict.get("classes") or {}
+    return " · ".join(
+        f"{count:,} {verdict_label(klass, branch, count)}" for klass, count in classes.items() if count
+    )
 
 
 def duration(ms: float | None) -> str:

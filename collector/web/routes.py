@@ -256,6 +256,8 @@ def register(
             project=project,
             run=stored,
             tests=listing.tests,
+            verdict=stored.verdict,
+            judged={item["test_id"]: item for item in (stored.verdict or {}).get("tests", [])},
             api_url=run_url(stored.run_id),
             next_page=fmt.run_href(stored.run_id, cursor=listing.next_cursor) if listing.next_cursor else None,
             first_page=fmt.run_href(stored.run_id) if cursor else None,

@@ -1,5 +1,6 @@
 % rebase("base", title=title)
 <h1>Overview</h1>
+<p class="note">Default branch <code>{{project.default_branch}}</code>: a run's failures are judged against its latest results there (<code>testrun-admin project set {{project.slug}} --default-branch NAME</code> changes it).</p>
 % include("window_form", action="/ui/")
 % t = summary.totals
 <dl class="totals">

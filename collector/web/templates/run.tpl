@@ -31,6 +31,9 @@
   <div><dt>Skipped</dt><dd>{{fmt.count(run.counts.skipped)}}</dd></div>
   <div><dt>Flaky</dt><dd>{{fmt.count(run.counts.flaky)}}</dd></div>
 </dl>
+% if verdict and verdict["failures"]:
+<p class="verdict">{{fmt.count(verdict["failures"])}} {{"failure" if verdict["failures"] == 1 else "failures"}}, judged against <code>{{verdict["default_branch"]}}</code> when the run arrived: {{fmt.verdict_counts(verdict)}}{{" (the first " + fmt.count(len(verdict["tests"])) + " are marked below)" if verdict["truncated"] else ""}}.</p>
+% end
 <h2>Tests</h2>
 % if tests:
 <p class="note">Failures first, then flaky passes, then the rest{{", continued" if first_page else ""}}. Long messages are cut here; the API answers them in full: <code>GET {{api_url}}</code>.</p>
@@ -43,7 +46,16 @@
   <tbody>
   % for test in tests:
   <tr>
-    <td><span class="badge {{fmt.status_kind(test.status, test.flaky)}}">{{test.status}}{{" · flaky" if test.flaky else ""}}</span></td>
+    <td><span class="badge {{fmt.status_kind(test.status, test.flaky)}}">{{test.status}}{{" · flaky" if test.flaky else ""}}</span>
+      % judgement = judged.get(test.id)
+      % if judgement:
+      <span class="badge verdict {{fmt.verdict_kind(judgement["class"])}}">{{fmt.verdict_label(judgement["class"], verdict["default_branch"])}}</span>
+      % since = judgement.get("since")
+      % if since:
+      <span class="since">since <a href="{{fmt.run_href(since["run_id"])}}">{{fmt.moment(since["started_at"])}}</a></span>
+      % end
+      % end
+    </td>
     <th scope="row" class="test"><a href="{{fmt.test_href(test.id)}}">{{test.name}}</a>
       % where = test.suite if test.suite and test.id == test.suite + "::" + test.name else test.id
       % if where != test.name:

@@ -276,3 +276,22 @@ def test_no_request_leaves_this_machine_and_nothing_breaks_the_content_security_
         parts = urlsplit(url)
         assert parts.scheme == "data" or parts.hostname in LOCAL_HOSTS, url
     assert [line for line in browser.console if "Content Security Policy" in line] == []
+
+
+def test_a_run_page_shows_each_failures_class_and_since_leads_to_the_run_that_started_the_streak(
+    browser: Browser, seeded: Seeded
+) -> None:
+    browser.sign_in(seeded.project.read_token)
+    browser.open("/ui/runs/" + seeded.runs[-1].run_id.replace("/", "%2F"))
+    name = FAILING.split("::")[1]
+    row = browser.driver.find_element(By.XPATH, f"//table[@class='tests']//tr[.//a[text()='{name}']]")
+
+    badge = row.find_element(By.CSS_SELECTOR, ".badge.verdict")
+    since = row.find_element(By.CSS_SELECTOR, ".since a")
+    assert badge.text == "failing on main" and badge.is_displayed()
+    assert "judged against main" in browser.driver.find_element(By.CSS_SELECTOR, "p.verdict").text
+    browser.follow(since)
+
+    assert browser.h1().startswith("Run ") and browser.h1() != f"Run {seeded.runs[-1].run_id}"
+    started = browser.driver.find_element(By.XPATH, f"//table[@class='tests']//tr[.//a[text()='{name}']]")
+    assert started.find_element(By.CSS_SELECTOR, ".badge").text == "failed"

@@ -419,3 +419,26 @@ def test_a_run_page_with_a_cursor_it_did_not_make_is_an_html_400(seeded: Seeded,
 
     assert response.status_code == 400
     assert "the tests cursor is not valid" in response.text
+
+
+def test_the_run_page_marks_each_failure_with_its_class_and_links_since_to_that_run(
+    seeded: Seeded, ui: requests.Session
+) -> None:
+    run = seeded.runs[-1]
+    verdict = seeded.project.get("/api/v1/runs/" + quote(run.run_id, safe="")).json()["verdict"]
+    judged = {item["test_id"]: item for item in verdict["tests"]}
+    assert judged[FAILING]["class"] == "failing_on_default"  # it has failed on main for the last days
+
+    page = get(ui, seeded.project, "/ui/runs/" + quote(run.run_id, safe="")).text
+
+    row = page[page.index(f'<a href="/ui/tests?{urlencode({"test_id": FAILING})}"') - 700:][:1400]
+    assert '<span class="badge verdict failing-on-default">failing on main</span>' in row
+    since = judged[FAILING]["since"]["run_id"]
+    assert f'since <a href="/ui/runs/{quote(since, safe="")}">' in row
+    assert f"{verdict['failures']} failure" in page and "judged against <code>main</code>" in page
+
+
+def test_the_overview_names_the_default_branch(seeded: Seeded, ui: requests.Session) -> None:
+    page = get(ui, seeded.project, "/ui/").text
+
+    assert "Default branch <code>main</code>" in page
