@@ -219,17 +219,19 @@ class Measured:
     seconds: float
     max_rss_kb: int
     returncode: int
+    #: user + system CPU time of the process: what it did itself, less sensitive than wall time to a busy machine
+    cpu_seconds: float = 0.0
 
 
 def run_measured(command: Sequence[str], *, env: Mapping[str, str], cwd: Path, output: Path) -> Measured:
-    """Run a command to completion: wall time, its peak resident memory (Linux: KiB), exit status."""
+    """Run a command to completion: wall time, its peak resident memory (Linux: KiB), exit status, CPU time."""
     with output.open("wb") as sink:
         started = time.perf_counter()
         process = subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=sink, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
-    return Measured(seconds, int(usage.ru_maxrss), process.returncode)
+    return Measured(seconds, int(usage.ru_maxrss), process.returncode, usage.ru_utime + usage.ru_stime)
 
 
 @dataclass

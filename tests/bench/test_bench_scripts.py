@@ -33,6 +33,7 @@ def run_bench(*args: str) -> list[str]:
     ("script", "benchmark", "first_ratio"),
     [
         ("plugin_overhead.py", "plugin_overhead", "testrun/plain"),
+        ("plugin_overhead_real.py", "plugin_overhead_real", "testrun/plain"),
         ("junit_parse.py", "junit_parse", "dry-run/iterparse"),
         ("auth.py", "auth", "later/first"),
         ("bcrypt_flood.py", "bcrypt_flood", "flood_p50_ms"),
