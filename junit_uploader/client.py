@@ -42,6 +42,9 @@ log = logging.getLogger("testrun.client")
 
 RUNS_PATH = "/api/v1/runs"
 GZIP_ABOVE_BYTES = 8 * 1024
+#: zlib's own default: packaging's 26,948-test run (10 MB) compresses in ~60 ms instead of level 9's ~120 ms,
+#: to 284 KB instead of 269 KB; the session waits for this, a network hardly notices the difference
+GZIP_LEVEL = 6
 RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: an attempt left less time than this could not finish, so the time bound stops the retries instead
 MIN_ATTEMPT_S = 1.0
@@ -382,7 +385,7 @@ def _encode(payload: bytes, user_agent: str) -> tuple[bytes, dict[str, str]]:
     }
     if len(payload) <= GZIP_ABOVE_BYTES:
         return payload, headers
-    return gzip.compress(payload, mtime=0), {**headers, "Content-Encoding": "gzip"}
+    return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0), {**headers, "Content-Encoding": "gzip"}
 
 
 def _checked_base_url(base_url: str) -> str:
