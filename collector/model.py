@@ -38,6 +38,8 @@ class Project:
     created_at: str
     #: "on the default branch" means runs whose vcs.branch is this name
     default_branch: str = "main"
+    #: quarantine tests flaky on 2 or more commits in 14 days automatically, at ingest
+    auto_quarantine: bool = False
 
     @property
     def slug(self) -> str:
@@ -59,6 +61,12 @@ class TokenRecord:
     expires_at: str | None = None
     revoked_at: str | None = None
     last_used_at: str | None = None
+    #: what people call it (who quarantined a test); None shows the token id
+    name: str | None = None
+
+    @property
+    def shown_name(self) -> str:
+        return self.name or self.token_id
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +80,52 @@ class WebSession:
     token: TokenRecord
     created_at: str
     last_seen_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEntry:
+    """A test on a project's quarantine list: its failures do not block."""
+
+    test_id: str
+    reason: str
+    added_by: str
+    added_at: str
+    expires_at: str | None
+    source: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test_id": self.test_id,
+            "reason": self.reason,
+            "added_by": self.added_by,
+            "added_at": self.added_at,
+            "expires_at": self.expires_at,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class QuarantineEvent:
+    """One change to the list: ``add`` (or a change of reason or expiry), ``release`` or ``expire``."""
+
+    test_id: str
+    action: str
+    source: str
+    actor: str
+    at: str
+    reason: str | None
+    expires_at: str | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "test_id": self.test_id,
+            "action": self.action,
+            "source": self.source,
+            "actor": self.actor,
+            "at": self.at,
+            "reason": self.reason,
+            "expires_at": self.expires_at,
+        }
 
 
 @dataclass(slots=True)

@@ -12,20 +12,20 @@ from abc import abstractmethod
 from collections.abc import Sequence
 from typing import Any
 
+from ..errors import BadRequest
 from ..model import (
     FailureDetail,
     HistoryEntry,
     HistoryPage,
     MixedCommit,
+    Project,
     RetryFlake,
     RunPoint,
-    TestLabel,
     TestDurations,
+    TestLabel,
     TestTotals,
     Window,
 )
-from ..errors import BadRequest
-from ..model import Project
 from . import rollups
 from .records import decode_cursor, encode_cursor
 

@@ -9,9 +9,19 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 
-from ..model import InsertOutcome, Org, Project, PruneReport, RunPage, RunPayload, StoredRun, TestPage, TokenRecord, WebSession
+from ..model import (
+    InsertOutcome,
+    Org,
+    Project,
+    PruneReport,
+    RunPage,
+    RunPayload,
+    StoredRun,
+    TestPage,
+    TokenRecord,
+    WebSession,
+)
 from .analytics import AnalyticsReads
-
 
 #: results deleted per write transaction when pruning: short enough that ingest keeps flowing
 PRUNE_BATCH_TESTS = 20_000
@@ -72,6 +82,30 @@ class Store(AnalyticsReads, ABC):
 
     @abstractmethod
     def list_projects(self, org: str | None = None) -> list[Project]: ...
+
+    @abstractmethod
+    def set_auto_quarantine(self, project: Project, on: bool) -> Project:
+        """Turn the project's automatic quarantine on or off; the project as stored now."""
+
+    # --- the quarantine list ----------------------------------------------------
+    @abstractmethod
+    def quarantine_list(self, project: Project, now: str) -> list[QuarantineEntry]:
+        """The entries that count at ``now`` (not released, not expired), by test id."""
+
+    @abstractmethod
+    def quarantine_add(
+        self, project: Project, test_id: str, *, reason: str, actor: str, expires_at: str | None, now: str,
+        source: str = "manual",
+    ) -> QuarantineEntry:
+        """Put a test on the list, or change its entry; written to the trail either way."""
+
+    @abstractmethod
+    def quarantine_release(self, project: Project, test_id: str, *, actor: str, now: str) -> QuarantineEntry:
+        """Take a test off the list; NotFound when it is not on it."""
+
+    @abstractmethod
+    def quarantine_trail(self, project: Project, test_id: str, now: str) -> list[QuarantineEvent]:
+        """Every add, release and expiry of the test's entries, oldest first."""
 
     # --- tokens -----------------------------------------------------------
     @abstractmethod

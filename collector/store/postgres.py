@@ -115,7 +115,7 @@ def _schema_version(conn: Connection) -> int:
 
 
 class PostgresStore(SQLStore):
-    LATEST_VERSION = 4
+    LATEST_VERSION = 5
     DIALECT = rollups.POSTGRESQL
     CLEAN_TREE = "coalesce(r.vcs->>'dirty', '') <> 'true'"
 

@@ -340,16 +340,16 @@ def repeated_test_id(tests: list[TestResult]) -> FieldError | None:
 
 # --- projects and tokens --------------------------------------------------------
 def project_from_row(row: Row) -> Project:
-    """From ``id, org, name, created_at, default_branch``."""
+    """From ``id, org, name, created_at, default_branch, auto_quarantine``."""
     return Project(
         id=row["id"], org=row["org"], name=row["name"], created_at=row["created_at"],
-        default_branch=row["default_branch"],
+        default_branch=row["default_branch"], auto_quarantine=bool(row["auto_quarantine"]),
     )
 
 
 def token_from_row(row: Row) -> TokenRecord:
     """From the tokens columns and ``project_id, project_org, project_name, project_created_at,
-    project_default_branch``.
+    project_default_branch, project_auto_quarantine``.
 
     The project columns are NULL for an admin token.
     """
@@ -361,6 +361,7 @@ def token_from_row(row: Row) -> TokenRecord:
             name=row["project_name"],
             created_at=row["project_created_at"],
             default_branch=row["project_default_branch"],
+            auto_quarantine=bool(row["project_auto_quarantine"]),
         )
     return TokenRecord(
         token_id=row["token_id"],
@@ -371,6 +372,7 @@ def token_from_row(row: Row) -> TokenRecord:
         expires_at=row["expires_at"],
         revoked_at=row["revoked_at"],
         last_used_at=row["last_used_at"],
+        name=row["name"],
     )
 
 
@@ -379,9 +381,9 @@ def select_web_session(param: str) -> str:
     """One session by ``id_hash`` joined to its token's row (and project), in the backend's ``param`` style."""
     return f"""
     SELECT s.id_hash, s.created_at AS session_created_at, s.last_seen_at AS session_last_seen_at,
-           t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
+           t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.name,
            p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at,
-           p.default_branch AS project_default_branch
+           p.default_branch AS project_default_branch, p.auto_quarantine AS project_auto_quarantine
     FROM web_sessions s
     JOIN tokens t ON t.token_id = s.token_id
     LEFT JOIN projects p ON p.id = t.project_id

@@ -30,7 +30,6 @@ from ..model import (
 from ..timeutil import utc_now
 from . import rollups
 from .base import PRUNE_SCAN_RUNS, Store, oldest_batch
-from .verdicts import VerdictWrites
 from .records import (
     RESULT_COLUMNS,
     project_from_row,
@@ -47,6 +46,7 @@ from .records import (
     token_from_row,
     web_session_from_row,
 )
+from .verdicts import VerdictWrites
 
 RUN_COLUMNS = (
     "project_id", "run_id", "status", "started_at", "duration_ms", "received_at", "digest", "ci", "vcs", "reporter",
@@ -67,19 +67,20 @@ SELECT_RUN = f"{SELECT_RUNS.replace('FROM runs', ', verdict FROM runs')} WHERE p
 SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = ? ORDER BY seq"
 SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ?"
 SELECT_PROJECTS = (
-    "SELECT p.id, o.name AS org, p.name, p.created_at, p.default_branch FROM projects p JOIN orgs o ON o.id = p.org_id"
+    "SELECT p.id, o.name AS org, p.name, p.created_at, p.default_branch, p.auto_quarantine "
+    "FROM projects p JOIN orgs o ON o.id = p.org_id"
 )
 SELECT_TOKENS = """
-    SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at,
+    SELECT t.token_id, t.secret_hash, t.scopes, t.created_at, t.expires_at, t.revoked_at, t.last_used_at, t.name,
            p.id AS project_id, o.name AS project_org, p.name AS project_name, p.created_at AS project_created_at,
-           p.default_branch AS project_default_branch
+           p.default_branch AS project_default_branch, p.auto_quarantine AS project_auto_quarantine
     FROM tokens t
     LEFT JOIN projects p ON p.id = t.project_id
     LEFT JOIN orgs o ON o.id = p.org_id
 """
 INSERT_TOKEN = (
     "INSERT INTO tokens (token_id, project_id, secret_hash, scopes, created_at, expires_at, revoked_at, "
-    "last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "last_used_at, name) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -196,6 +197,7 @@ class SQLStore(VerdictWrites, Store):
             token.expires_at,
             token.revoked_at,
             token.last_used_at,
+            token.name,
         )
         missing = f"project {token.project.slug!r} not found" if token.project is not None else None
         with self._violations(f"token {token.token_id!r} already exists", missing), self._transaction() as conn:

@@ -144,7 +144,7 @@ class _PendingRun:
 
 
 class SQLiteStore(SQLStore):
-    LATEST_VERSION = 4
+    LATEST_VERSION = 5
     CLEAN_TREE = "coalesce(json_extract(r.vcs, '$.dirty'), 0) IS NOT 1"
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0, create: bool = True) -> None:

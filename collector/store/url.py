@@ -24,8 +24,7 @@ def parse_database_url(url: str) -> DatabaseURL:
     scheme = urlsplit(url).scheme.lower()
     if scheme == "sqlite":
         path = url.split("://", 1)[1]
-        if path.startswith("/"):
-            path = path[1:]
+        path = path.removeprefix("/")
         if not path:
             raise ConfigError(f"database URL {url!r} names no file: use sqlite:///path/to/file.db")
         return DatabaseURL(backend="sqlite", path=path)

@@ -25,7 +25,6 @@ default branch changing) follows the same order, so both agree.
 
 from __future__ import annotations
 
-from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -33,6 +32,7 @@ from typing import Any
 from ..model import Project, RunPayload
 from ..verdict import FLAKY_DAYS, Facts, Since, encode, failures_of, judge
 from . import rollups
+from .quarantine import QuarantineWrites
 
 #: the schema version that added the verdicts: migrating to it builds the streaks of the runs already stored
 VERDICTS_VERSION = 4
@@ -102,18 +102,12 @@ def on_default_branch(project: Project, run: RunPayload) -> bool:
     return run.vcs.get("branch") == project.default_branch and run.vcs.get("dirty") is not True
 
 
-class VerdictWrites:
-    """The verdict's reads and the streaks' writes, for an SQL store (collector.store.sql)."""
+class VerdictWrites(QuarantineWrites):
+    """The verdict's reads and the streaks' writes, for an SQL store (collector.store.sql); the verdict reads the
+    quarantine list and keeps it after judging."""
 
-    DIALECT: rollups.Dialect
     #: SQL that is true for a run ``r`` whose working tree was clean (or not said)
     CLEAN_TREE: str
-
-    @abstractmethod
-    def _tuples(self, conn: Any, sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]: ...
-
-    @abstractmethod
-    def _cursor(self, conn: Any) -> rollups.Cursor: ...
 
     def _in_chunks(self, conn: Any, text: str, ids: list[str], before: Sequence[Any], after: Sequence[Any] = ()
                    ) -> list[tuple[Any, ...]]:
@@ -133,25 +127,35 @@ class VerdictWrites:
         ids = sorted({test.id for test in failing})
         since: dict[str, Since] = {}
         seen: set[str] = set()
+        reasons: dict[str, str] = {}
         if ids:
+            reasons = self.quarantine_reasons(conn, project, ids, received_at)
             for test_id, run_id, at, commit in self._in_chunks(conn, FAILING_SINCE, ids, (project.id,)):
                 since[test_id] = Since(run_id, at, commit)
             seen = {row[0] for row in self._in_chunks(conn, SEEN_ON_BRANCH, ids, (project.id, project.default_branch))}
         rollups.add_run(self._cursor(conn), rollups.RunKey.of_new_run(run_pk, project.id, started_at, run), self.DIALECT)
         flaky: set[str] = set()
+        start = window_start(received_at)
         if ids:
-            start = window_start(received_at)
             flaky = {row[0] for row in self._in_chunks(conn, FLAKY_ON_COMMITS, ids, (project.id,), (start,))}
             flaky |= {row[0] for row in self._in_chunks(conn, FLAKY_IN_RUNS, ids, (), (project.id, start))}
         facts = {
-            test_id: Facts(flaky=test_id in flaky, failing_since=since.get(test_id), seen_on_default=test_id in seen)
+            test_id: Facts(
+                quarantine_reason=reasons.get(test_id),
+                flaky=test_id in flaky,
+                failing_since=since.get(test_id),
+                seen_on_default=test_id in seen,
+            )
             for test_id in ids
         }
         verdict = judge(failing, facts, default_branch=project.default_branch)
         cursor = self._cursor(conn)
         cursor.execute(self.DIALECT.sql(STORE_VERDICT), (encode(verdict), run_pk))
-        if on_default_branch(project, run):
+        on_default = on_default_branch(project, run)
+        if on_default:
             self._move_streaks(cursor, project, run_pk, run, started_at)
+        self.keep_quarantine(conn, project, run_pk, run, on_default=on_default, window_start=start, now=received_at,
+                             quarantined=set(reasons))
         return verdict
 
     def _move_streaks(self, cursor: rollups.Cursor, project: Project, run_pk: int, run: RunPayload, started_at: str) -> None:
