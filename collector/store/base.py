@@ -14,6 +14,8 @@ from ..model import (
     Org,
     Project,
     PruneReport,
+    QuarantineEntry,
+    QuarantineEvent,
     RunPage,
     RunPayload,
     StoredRun,
