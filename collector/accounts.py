@@ -76,6 +76,7 @@ def project_info(project: Project) -> dict[str, Any]:
         "name": project.name,
         "slug": project.slug,
         "default_branch": project.default_branch,
+        "auto_quarantine": project.auto_quarantine,
         "created_at": project.created_at,
     }
 
@@ -84,6 +85,7 @@ def token_info(token: TokenRecord) -> dict[str, Any]:
     """What may be shown of a token: never its secret or hash."""
     return {
         "token_id": token.token_id,
+        "name": token.name,
         "project": token.project.slug if token.project else None,
         "scopes": list(token.scopes),
         "created_at": token.created_at,

@@ -1,4 +1,4 @@
-"""``testrun-admin``: orgs, projects, tokens and schema migrations, on the server's database.
+"""``testrun-admin``: orgs, projects, tokens, quarantine lists and schema migrations, on the server's database.
 
 Admins script this interface: commands and flags only ever get added to.
 """
@@ -12,16 +12,18 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TextIO
 
-from . import __version__, accounts
-from .errors import CollectorError, NotFound
+from . import __version__, accounts, quarantine
+from .errors import BadRequest, CollectorError, Invalid, NotFound
 from .settings import DEFAULT_DB, Settings
 from .store import Store, open_store
 from .timeutil import days_from_now, utc_now
-from .tokens import create_token
+from .tokens import PROJECT_SCOPES, create_token
 
 
 DB_HELP = f"SQLite path, sqlite:/// or postgresql:// URL (default: TESTRUN_DB, else {DEFAULT_DB})"
 JSON_HELP = "print machine-readable JSON"
+#: who testrun-admin's changes to a quarantine list are by
+ADMIN_ACTOR = "admin"
 DEFAULT_BRANCH_HELP = "the branch whose runs tell what is already failing and what regressed (default main)"
 
 
@@ -62,6 +64,33 @@ def build_parser() -> argparse.ArgumentParser:
     )
     set_project.add_argument("project", metavar="ORG/PROJECT")
     set_project.add_argument("--default-branch", metavar="NAME", help=DEFAULT_BRANCH_HELP)
+    set_project.add_argument(
+        "--auto-quarantine",
+        metavar="on|off",
+        help="quarantine tests flaky on 2 or more commits in 14 days at ingest, and release them after 20 passes "
+        "in a row on the default branch (default off)",
+    )
+
+    quarantine = commands.add_parser("quarantine", help="the quarantine list of a project").add_subparsers(
+        dest="action", required=True, metavar="ACTION"
+    )
+    add = quarantine.add_parser(
+        "add",
+        parents=[common],
+        help="quarantine a test: its failures stop blocking",
+        description="Quarantine a test of ORG/PROJECT: it still runs and its result is still stored, but its "
+        "failure no longer fails the job (with --testrun-quarantine or junit-upload --quarantine).",
+    )
+    add.add_argument("project", metavar="ORG/PROJECT")
+    add.add_argument("test_id", metavar="TEST_ID")
+    add.add_argument("--reason", help="why, e.g. an issue link (required)")
+    add.add_argument("--expires", metavar="DATE", help="stop counting after this day (YYYY-MM-DD, UTC) or time")
+    remove = quarantine.add_parser("remove", parents=[common], help="release a quarantined test")
+    remove.add_argument("project", metavar="ORG/PROJECT")
+    remove.add_argument("test_id", metavar="TEST_ID")
+    quarantine.add_parser("list", parents=[common], help="list the quarantined tests").add_argument(
+        "project", metavar="ORG/PROJECT"
+    )
 
     token = commands.add_parser("token", help="API tokens").add_subparsers(
         dest="action", required=True, metavar="ACTION"
@@ -75,8 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     create.add_argument("project", nargs="?", metavar="ORG/PROJECT")
     create.add_argument(
-        "--scope", action="append", choices=("ingest", "read"), help="ingest (default) and/or read; repeatable"
+        "--scope",
+        action="append",
+        choices=("ingest", "read", "triage"),
+        help="ingest (default), read, and/or triage (changes the quarantine list, and reads); repeatable",
     )
+    create.add_argument("--name", help="what people see of the token, e.g. who quarantined a test (default: its id)")
     create.add_argument("--expires-in", type=_days, metavar="DAYS", help="expire after this many days")
     create.add_argument("--admin", action="store_true", help="an admin token for the /orgs, /projects, /tokens routes")
     token.add_parser("list", parents=[common], help="list tokens (never their secrets)").add_argument(
@@ -128,8 +161,8 @@ def main(
             parser.error("token create: give ORG/PROJECT, or --admin for an admin token")
         if args.admin and args.scope:
             parser.error("token create: an admin token has the admin scope only; drop --scope")
-    if args.command == "project" and args.action == "set" and args.default_branch is None:
-        parser.error("project set: give a setting to change, e.g. --default-branch NAME")
+    if args.command == "project" and args.action == "set" and args.default_branch is args.auto_quarantine is None:
+        parser.error("project set: give a setting to change: --default-branch NAME, --auto-quarantine on|off")
     env = os.environ if env is None else env
     try:
         settings = Settings.resolve(flags={"db": args.db}, env=env)
@@ -185,7 +218,41 @@ def _project_set(store: Store, settings: Settings, args: argparse.Namespace, err
     if args.default_branch is not None:
         project = accounts.set_default_branch(store, args.project, args.default_branch)
         changed.append(f"default branch {project.default_branch}")
+    if args.auto_quarantine is not None:
+        project = store.set_auto_quarantine(project, quarantine.on_or_off(args.auto_quarantine))
+        changed.append(f"automatic quarantine {'on' if project.auto_quarantine else 'off'}")
     return accounts.project_info(project), f"project {project.slug}: " + ", ".join(changed)
+
+
+#: how the quarantine fields are given on the command line, for the one-line errors
+QUARANTINE_ARGUMENTS = {"test_id": "TEST_ID", "reason": "--reason", "expires_at": "--expires"}
+
+
+def _quarantine_add(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project)
+    body = {"test_id": args.test_id, "reason": args.reason, "expires_at": args.expires}
+    try:
+        entry = quarantine.add(store, project, body, actor=ADMIN_ACTOR, now=utc_now())
+    except Invalid as invalid:
+        raise BadRequest(_arguments_said(invalid)) from None
+    until = f" until {entry.expires_at}" if entry.expires_at else ""
+    return entry.as_dict(), f"quarantined {entry.test_id} in {project.slug}{until}: {entry.reason}"
+
+
+def _quarantine_remove(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project)
+    entry = quarantine.release(store, project, args.test_id, actor=ADMIN_ACTOR, now=utc_now())
+    return entry.as_dict(), f"released {entry.test_id} in {project.slug}"
+
+
+def _quarantine_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
+    project = accounts.find_project(store, args.project)
+    entries = [entry.as_dict() for entry in store.quarantine_list(project, utc_now())]
+    return entries, _table(entries, ["test_id", "reason", "added_by", "added_at", "expires_at", "source"])
+
+
+def _arguments_said(invalid: Invalid) -> str:
+    return "; ".join(f"{QUARANTINE_ARGUMENTS.get(e['field'], e['field'])} {e['message']}" for e in invalid.errors)
 
 
 def _project_list(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
@@ -194,18 +261,19 @@ def _project_list(store: Store, settings: Settings, args: argparse.Namespace, er
         if args.org not in {org.name for org in store.list_orgs()}:
             raise NotFound(f"org {args.org!r} not found")
     projects = [accounts.project_info(p) for p in store.list_projects(args.org)]
-    return projects, _table(projects, ["slug", "default_branch", "created_at"])
+    return projects, _table(projects, ["slug", "default_branch", "auto_quarantine", "created_at"])
 
 
 def _token_create(store: Store, settings: Settings, args: argparse.Namespace, err: TextIO) -> Result:
     project = accounts.find_project(store, args.project) if args.project else None
-    scopes = ["admin"] if args.admin else sorted(set(args.scope or ["ingest"]), key=("ingest", "read").index)
+    scopes = ["admin"] if args.admin else sorted(set(args.scope or ["ingest"]), key=PROJECT_SCOPES.index)
     minted, record = create_token(
         store,
         project=project,
         scopes=scopes,
         expires_in_days=args.expires_in,
         bcrypt_rounds=settings.bcrypt_rounds,
+        name=args.name,
     )
     if not args.json:
         print(
@@ -220,7 +288,7 @@ def _token_list(store: Store, settings: Settings, args: argparse.Namespace, err:
     project = accounts.find_project(store, args.project) if args.project else None
     tokens = [accounts.token_info(t) for t in store.list_tokens(project)]
     rows = [{**t, "project": t["project"] or "(admin)", "scopes": ",".join(t["scopes"])} for t in tokens]
-    columns = ["token_id", "project", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
+    columns = ["token_id", "name", "project", "scopes", "created_at", "last_used_at", "expires_at", "revoked_at"]
     return tokens, _table(rows, columns)
 
 
@@ -270,6 +338,9 @@ COMMANDS: dict[tuple[str, str | None], Callable[[Store, Settings, argparse.Names
     ("project", "create"): _project_create,
     ("project", "list"): _project_list,
     ("project", "set"): _project_set,
+    ("quarantine", "add"): _quarantine_add,
+    ("quarantine", "remove"): _quarantine_remove,
+    ("quarantine", "list"): _quarantine_list,
     ("token", "create"): _token_create,
     ("token", "list"): _token_list,
     ("token", "revoke"): _token_revoke,

@@ -37,7 +37,7 @@ class AppState:
     auth: Authenticator
     draining: threading.Event = field(default_factory=threading.Event)
 
-    def authenticate(self, scope: str) -> Principal:
+    def authenticate(self, scope: str | tuple[str, ...]) -> Principal:
         return self.auth.authenticate(
             bottle.request.get_header("Authorization"), scope=scope, client=bottle.request.remote_addr or ""
         )
@@ -110,7 +110,7 @@ def _render_router_error(error: bottle.HTTPError) -> str:
 
 def create_app(settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None) -> CollectorApp:
     from . import web
-    from .api import admin, analytics, ops, runs
+    from .api import admin, analytics, ops, quarantine, runs
 
     store = store if store is not None else open_store(settings.db, **settings.store_options())
     metrics = metrics if metrics is not None else Metrics()
@@ -123,6 +123,7 @@ def create_app(settings: Settings, *, store: Store | None = None, metrics: Metri
         app.error_handler[code] = _render_router_error
     runs.register(app, state)
     analytics.register(app, state)
+    quarantine.register(app, state)
     web.register(app, store=store, auth=state.auth, settings=settings, draining=state.draining)
     admin.register(app, state)
     ops.register(app, state)

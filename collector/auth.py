@@ -72,7 +72,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, NoReturn, Protocol
 
 from .errors import Forbidden, TooManyRequests, Unauthorized, Unavailable
-from .model import SCOPES, Project, TokenRecord
+from .model import SCOPES, Project, TokenRecord, grants
 from .timeutil import utc_now
 from .tokens import hash_secret, mint_token, parse_token, secret_matches
 
@@ -109,6 +109,8 @@ class Principal:
     token_id: str
     project: Project | None
     scopes: tuple[str, ...]
+    #: the token's name, or its id: who changes made with it are by
+    actor: str = ""
 
 
 class _Window:
@@ -190,13 +192,18 @@ class Authenticator:
         self._dummy_lock = threading.Lock()
         self._dummy: bytes | None = None
 
-    def authenticate(self, authorization: str | None, *, scope: str, client: str = "") -> Principal:
+    def authenticate(
+        self, authorization: str | None, *, scope: str | tuple[str, ...], client: str = ""
+    ) -> Principal:
         """Return who is calling, or raise Unauthorized (401), Forbidden (403) or TooManyRequests (429).
+
+        ``scope`` is the scope the call needs, or a tuple of scopes any one of which will do.
 
         ``client`` is the caller's address (WSGI ``REMOTE_ADDR``); failed secrets are counted per token
         id and client, so nobody elsewhere can throttle a token's own clients.
         """
-        if scope not in SCOPES:
+        needed = (scope,) if isinstance(scope, str) else scope
+        if not needed or any(name not in SCOPES for name in needed):
             raise ValueError(f"unknown scope {scope!r}")
         token = self._bearer_token(authorization)
         try:
@@ -209,12 +216,15 @@ class Authenticator:
             record = self._verify(key, (token_id, client), secret)
         else:
             record = self._recheck(key, token_id, verified_hash)
-        principal = Principal(token_id=token_id, project=record.project, scopes=tuple(record.scopes))
+        principal = Principal(
+            token_id=token_id, project=record.project, scopes=tuple(record.scopes), actor=record.shown_name
+        )
         self._spend(token_id)
         self._touch(token_id)
-        if scope not in principal.scopes:
+        if not any(grants(principal.scopes, name) for name in needed):
             self._count("forbidden")
-            raise Forbidden(f"this token lacks the {scope!r} scope")
+            wanted = " or ".join(repr(name) for name in needed)
+            raise Forbidden(f"this token lacks the {wanted} scope")
         return principal
 
     # --- the checks ---------------------------------------------------------

@@ -8,7 +8,14 @@ from typing import Any
 
 TEST_STATUSES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed")
 RUN_STATUSES = ("passed", "failed", "error", "skipped")
-SCOPES = ("ingest", "read", "admin")
+SCOPES = ("ingest", "read", "triage", "admin")
+#: scopes that hold others: a triage token (which changes the quarantine list) also reads
+IMPLIED_SCOPES = {"triage": ("read",)}
+
+
+def grants(scopes: tuple[str, ...] | list[str], needed: str) -> bool:
+    """Whether a token with ``scopes`` may do what ``needed`` allows."""
+    return needed in scopes or any(needed in IMPLIED_SCOPES.get(scope, ()) for scope in scopes)
 #: how soon a test of a run is listed: what needs attention first (failures, then flaky passes)
 ATTENTION_RANKS = {"failed": 0, "error": 0, "xpassed": 2, "skipped": 3, "xfailed": 3, "passed": 4}
 FLAKY_PASS_RANK = 1

@@ -37,7 +37,9 @@ SECRET_LENGTH = 43
 CHECKSUM_LENGTH = 6
 TOKEN_LENGTH = len(PREFIX) + TOKEN_ID_LENGTH + 1 + SECRET_LENGTH + CHECKSUM_LENGTH
 
-PROJECT_SCOPES = ("ingest", "read")
+PROJECT_SCOPES = ("ingest", "read", "triage")
+#: the longest name a token may be given
+NAME_MAX = 64
 ADMIN_SCOPES = ("admin",)
 
 _TOKEN = re.compile(
@@ -114,13 +116,16 @@ def create_token(
     expires_in_days: float | None,
     bcrypt_rounds: int,
     now: str | None = None,
+    name: str | None = None,
 ) -> tuple[MintedToken, TokenRecord]:
     """Mint a token, store its record, and return both; the caller shows ``token`` once.
 
-    A project token takes ``ingest`` and/or ``read``; a token without a project is
-    an admin token and takes exactly ``admin``. Raise BadRequest otherwise.
+    A project token takes ``ingest``, ``read`` and/or ``triage``; a token without a
+    project is an admin token and takes exactly ``admin``. ``name`` is what people
+    see of it (who changed the quarantine list). Raise BadRequest otherwise.
     """
     checked_scopes = _checked_scopes(project, scopes)
+    checked_name = _checked_name(name)
     created_at = now or utc_now()
     expires_at = _expiry(created_at, expires_in_days)
     minted = mint_token()
@@ -131,6 +136,7 @@ def create_token(
         scopes=checked_scopes,
         created_at=created_at,
         expires_at=expires_at,
+        name=checked_name,
     )
     store.insert_token(record)
     return minted, record
@@ -142,7 +148,7 @@ def _checked_scopes(project: Project | None, scopes: Sequence[str]) -> tuple[str
         raise TypeError("scopes must be a sequence of scope names, not one string")
     given = list(dict.fromkeys(scopes))
     if not given:
-        choices = "'admin'" if project is None else "'ingest' and/or 'read'"
+        choices = "'admin'" if project is None else "'ingest', 'read' and/or 'triage'"
         raise BadRequest(f"a token needs at least one scope: {choices}")
     if project is None:
         for scope in given:
@@ -156,8 +162,16 @@ def _checked_scopes(project: Project | None, scopes: Sequence[str]) -> tuple[str
         if scope == "admin":
             raise BadRequest("scope 'admin' is only for admin tokens, which have no project")
         if scope not in PROJECT_SCOPES:
-            raise BadRequest(f"unknown scope {scope!r}: a project token takes 'ingest' and/or 'read'")
+            raise BadRequest(f"unknown scope {scope!r}: a project token takes 'ingest', 'read' and/or 'triage'")
     return tuple(scope for scope in PROJECT_SCOPES if scope in given)
+
+
+def _checked_name(name: object) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not name.strip() or len(name) > NAME_MAX or not name.isprintable():
+        raise BadRequest(f"token name {name!r} is not valid: 1 to {NAME_MAX} printable characters, e.g. ci-triage")
+    return name.strip()
 
 
 def _expiry(created_at: str, expires_in_days: float | None) -> str | None:

@@ -67,6 +67,7 @@ def register(app: bottle.Bottle, state: Any) -> None:
             scopes=_scopes(data),
             expires_in_days=_expiry(data),
             bcrypt_rounds=state.settings.bcrypt_rounds,
+            name=data.get("name"),
         )
         bottle.response.status = 201
         return {"token": minted.token, **accounts.token_info(record)}

@@ -36,7 +36,7 @@ import bottle
 
 from ..auth import Authenticator, Principal
 from ..errors import CollectorError, Forbidden, TooManyRequests, Unauthorized, Unavailable
-from ..model import TokenRecord, WebSession
+from ..model import TokenRecord, WebSession, grants
 from ..timeutil import format_utc, parse_rfc3339
 from ..tokens import parse_token
 
@@ -158,11 +158,11 @@ class WebSessions:
         if now - parse_rfc3339(found.last_seen_at) >= self._touch_every:
             self._store.touch_web_session(id_hash, format_utc(now))
         token = found.token
-        return Principal(token_id=token.token_id, project=token.project, scopes=token.scopes)
+        return Principal(token_id=token.token_id, project=token.project, scopes=token.scopes, actor=token.shown_name)
 
     def _usable(self, found: WebSession, now: datetime) -> bool:
         token = found.token
-        if token.revoked_at is not None or token.project is None or "read" not in token.scopes:
+        if token.revoked_at is not None or token.project is None or not grants(token.scopes, "read"):
             return False
         # fixed-width RFC 3339 UTC text (timeutil.format_utc): text order is time order
         if token.expires_at is not None and token.expires_at <= format_utc(now):

@@ -313,3 +313,63 @@ def test_absurd_numbers_get_one_line_naming_the_argument_not_a_traceback(
     assert "Traceback" not in result.stderr
     assert message in result.stderr.strip().splitlines()[-1]
     assert result.stderr.strip().splitlines()[-1].startswith("testrun-admin")
+
+
+def test_quarantine_add_list_and_remove_from_the_command_line(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    added = run(db, "quarantine", "add", "acme/web", "tests/test_x.py::test_a", "--reason", "flaky, #12",
+                "--expires", "2099-01-31")
+    listed = run_json(db, "quarantine", "list", "acme/web")
+    removed = run(db, "quarantine", "remove", "acme/web", "tests/test_x.py::test_a")
+
+    assert added == (0, "quarantined tests/test_x.py::test_a in acme/web until 2099-02-01T00:00:00.000000Z: "
+                        "flaky, #12\n", "")
+    assert [(e["test_id"], e["reason"], e["added_by"], e["source"]) for e in listed] == [
+        ("tests/test_x.py::test_a", "flaky, #12", "admin", "manual")
+    ]
+    assert removed == (0, "released tests/test_x.py::test_a in acme/web\n", "")
+    assert run_json(db, "quarantine", "list", "acme/web") == []
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["quarantine", "add", "acme/web", "t"], "--reason is required"),
+        (["quarantine", "add", "acme/web", "t", "--reason", "r", "--expires", "31/12/2099"],
+         "--expires '31/12/2099' is not a date (YYYY-MM-DD) or an RFC 3339 time"),
+        (["quarantine", "add", "acme/web", "t", "--reason", "r", "--expires", "2001-01-01"], "is not in the future"),
+        (["quarantine", "add", "acme/nope", "t", "--reason", "r"], "project 'acme/nope' not found"),
+        (["quarantine", "remove", "acme/web", "t"], "test 't' is not quarantined in acme/web"),
+        (["project", "set", "acme/web", "--auto-quarantine", "maybe"], "--auto-quarantine 'maybe': say on or off"),
+    ],
+)
+def test_quarantine_mistakes_are_one_line_and_exit_1(db: Path, args: list[str], message: str) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    code, out, err = run(db, *args)
+
+    assert (code, out) == (1, "")
+    assert message in err and len(err.splitlines()) == 1
+
+
+def test_automatic_quarantine_is_turned_on_and_off_per_project(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    assert run(db, "project", "set", "acme/web", "--auto-quarantine", "on") == (
+        0, "project acme/web: automatic quarantine on\n", "")
+    assert run_json(db, "project", "list")[0]["auto_quarantine"] is True
+    assert run(db, "project", "set", "acme/web", "--auto-quarantine", "off")[1].endswith("automatic quarantine off\n")
+
+
+def test_a_triage_token_can_be_named(db: Path) -> None:
+    run(db, "org", "create", "acme")
+    run(db, "project", "create", "acme", "web")
+
+    token = run_json(db, "token", "create", "acme/web", "--scope", "triage", "--name", "ci-triage")
+
+    assert (token["scopes"], token["name"]) == (["triage"], "ci-triage")
+    assert run_json(db, "token", "list")[0]["name"] == "ci-triage"

@@ -173,7 +173,9 @@ def test_a_valid_token_with_the_needed_scope_authenticates_as_its_project(
 
     principal = auth.authenticate(bearer(token), scope="read")
 
-    assert principal == Principal(token_id=token_id_of(token), project=PROJECT, scopes=("ingest", "read"))
+    assert principal == Principal(
+        token_id=token_id_of(token), project=PROJECT, scopes=("ingest", "read"), actor=token_id_of(token)
+    )
 
 
 @pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])

@@ -56,6 +56,7 @@ OPERATIONS = [
     "POST /api/v1/runs", "GET /api/v1/runs", "GET /api/v1/runs/{run_id}", "POST /ingest",
     "GET /api/v1/analytics/summary", "GET /api/v1/analytics/flaky", "GET /api/v1/analytics/slowest",
     "GET /api/v1/analytics/failing", "GET /api/v1/tests/history",
+    "GET /api/v1/quarantine", "POST /api/v1/quarantine", "DELETE /api/v1/quarantine",
     "POST /orgs", "POST /projects", "POST /tokens", "GET /tokens", "DELETE /tokens/{token_id}",
     "GET /metrics", "GET /healthz", "GET /readyz", "GET /openapi.json",
 ]
@@ -75,8 +76,8 @@ def fuzzed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fuzzed]:
     store.migrate()
     accounts.create_org(store, "acme")
     project = accounts.create_project(store, "acme", "web")
-    project_token, _ = create_token(store, project=project, scopes=["ingest", "read"], expires_in_days=None,
-                                    bcrypt_rounds=4)
+    project_token, _ = create_token(store, project=project, scopes=["ingest", "read", "triage"],
+                                    expires_in_days=None, bcrypt_rounds=4, name="fuzz")
     admin_token, _ = create_token(store, project=None, scopes=["admin"], expires_in_days=None, bcrypt_rounds=4)
     store.close()
     app = create_app(Settings(db=db, bcrypt_rounds=4, token_rate_per_s=0))
