@@ -27,6 +27,7 @@ BENCHMARKS = {
     "junit_parse": "junit-upload --dry-run vs bare iterparse, 100,000 testcases",
     "auth": "first request of a token (bcrypt) vs later ones",
     "analytics_queries": "analytics endpoints and pages over HTTP, 1,000,000 vs 100,000 stored results",
+    "verdict_cost": "ingest of a 30,000-test run with 20 failures vs none, on 1,000,000 stored results",
 }
 #: the benchmarks that also measure the PostgreSQL database given with --db
 WITH_DB = ("bulk_ingest", "analytics_queries")

@@ -38,6 +38,7 @@ def run_bench(*args: str) -> list[str]:
         ("auth.py", "auth", "later/first"),
         ("bcrypt_flood.py", "bcrypt_flood", "flood_p50_ms"),
         ("run_page_rss.py", "run_page_rss", "peak/before"),
+        ("verdict_cost.py", "verdict_cost", "failures/none@feature"),
     ],
 )
 def test_a_benchmark_at_smoke_size_ends_with_its_ratio_line(script: str, benchmark: str, first_ratio: str) -> None:
