@@ -36,6 +36,7 @@ SECTIONS = (
     ("flaky", "Flaky", "/flaky"),
     ("slowest", "Slowest", "/slowest"),
     ("failing", "Failing", "/failing"),
+    ("quarantine", "Quarantine", "/quarantine"),
 )
 
 
@@ -55,6 +56,13 @@ VERDICT_CLASSES = {
     "quarantined": ("quarantined", "quarantined", "quarantined"),
 }
 _UNKNOWN_CLASS = ("unclassified", "unclassified", "other")
+
+
+QUARANTINE_ACTIONS = {"add": "quarantined", "release": "released", "expire": "expired"}
+
+
+def quarantine_action(action: str) -> str:
+    return QUARANTINE_ACTIONS.get(action, "changed")
 
 
 def verdict_label(klass: str, branch: str, count: int = 1) -> str:
@@ -188,7 +196,7 @@ def nav(window: Window | None) -> list[tuple[str, str, str]]:
     """The navigation links; analytics pages keep the window being looked at."""
     links = []
     for key, label, path in SECTIONS:
-        keep = window is not None and key != "runs" and (window.days != DEFAULT_DAYS or window.branch)
+        keep = window is not None and key not in ("runs", "quarantine") and (window.days != DEFAULT_DAYS or window.branch)
         links.append(
             (key, label, page(path, days=window.days, branch=window.branch) if keep and window else page(path))
         )

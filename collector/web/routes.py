@@ -15,10 +15,13 @@ import bottle
 
 from ..analytics import Analytics, parse_days, parse_limit
 from ..api.runs import run_url
-from ..errors import BadRequest, NotFound
+from .. import quarantine
+from ..auth import Principal
+from ..errors import BadRequest, Forbidden, Invalid, NotFound
 from ..middleware import request_context
-from ..model import ATTENTION_RANKS, RUN_STATUSES, Project, Window
+from ..model import ATTENTION_RANKS, RUN_STATUSES, Project, Window, grants
 from ..params import status_filter
+from ..timeutil import utc_now
 from . import charts
 from . import format as fmt
 from .render import PROJECT_KEY, STATIC, WebPlugin, error_page, render, safe_next
@@ -139,13 +142,27 @@ def register(
 
         return same_site_only
 
-    def signed_in() -> Project:
-        """The project of the signed-in session (or a redirect to sign in)."""
-        project = sessions.principal(session_cookie()).project
+    def signed_in_as() -> Principal:
+        """Who the signed-in session is (or a redirect to sign in)."""
+        principal = sessions.principal(session_cookie())
+        project = principal.project
         assert project is not None  # sessions of admin tokens are never usable
         request_context(bottle.request.environ).update(project=project.slug)
         bottle.request.environ[PROJECT_KEY] = project
+        return principal
+
+    def signed_in() -> Project:
+        """The project of the signed-in session (or a redirect to sign in)."""
+        project = signed_in_as().project
+        assert project is not None
         return project
+
+    def triage_session() -> Principal:
+        """A signed-in session whose token may change the quarantine list, or a 403 page saying so."""
+        principal = signed_in_as()
+        if not grants(principal.scopes, "triage"):
+            raise Forbidden(TRIAGE_NEEDED)
+        return principal
 
     def window() -> Window:
         return analytics.window(parse_days(_query("days")), _query("branch"))
@@ -281,15 +298,20 @@ def register(
 
     @page("/ui/tests")
     def test() -> str:
-        project = signed_in()
+        principal = signed_in_as()
+        project = principal.project
+        assert project is not None
         test_id = _query("test_id")
         if test_id is None:
             raise BadRequest("test_id is required: open a test from the failing, flaky or slowest tests")
         cursor = _query("cursor")
         history = analytics.history(project, test_id, limit=HISTORY_PER_PAGE, cursor=cursor)
-        if not history.entries and cursor is None:
+        now = utc_now()
+        trail = store.quarantine_trail(project, test_id, now)
+        if not history.entries and cursor is None and not trail:
             raise NotFound("no results of this test are stored in this project")
         entries = history.entries
+        listed = {entry.test_id: entry for entry in store.quarantine_list(project, now) if entry.test_id == test_id}
         return render(
             "test",
             title=f"Test {test_id}",
@@ -301,7 +323,48 @@ def register(
             durations=charts.duration_history(entries, fmt.run_href),
             older=fmt.test_href(test_id, cursor=history.next_cursor) if history.next_cursor else None,
             newest=fmt.test_href(test_id) if cursor else None,
+            quarantined=listed.get(test_id),
+            trail=trail,
+            can_triage=grants(principal.scopes, "triage"),
+            here=fmt.test_href(test_id),
         )
+
+    # --- the quarantine list ------------------------------------------------------------
+    @page("/ui/quarantine")
+    def quarantine_page() -> str:
+        principal = signed_in_as()
+        project = principal.project
+        assert project is not None
+        return render(
+            "quarantine",
+            title="Quarantine",
+            section="quarantine",
+            project=project,
+            entries=store.quarantine_list(project, utc_now()),
+            can_triage=grants(principal.scopes, "triage"),
+        )
+
+    @page("/ui/quarantine/add", "POST")
+    def quarantine_add() -> bottle.HTTPResponse:
+        principal = triage_session()
+        assert principal.project is not None
+        form = bottle.request.forms
+        test_id = form.getunicode("test_id") or ""
+        body = {"test_id": test_id, "reason": form.getunicode("reason"), "expires_at": form.getunicode("expires") or None}
+        try:
+            quarantine.add(store, principal.project, body, actor=principal.actor, now=utc_now())
+        except Invalid as invalid:
+            raise BadRequest("Not quarantined: " + "; ".join(
+                f"{FORM_FIELDS.get(e['field'], e['field'])} {e['message']}" for e in invalid.errors)) from None
+        return bottle.HTTPResponse(status=303, headers={"Location": fmt.test_href(test_id)})
+
+    @page("/ui/quarantine/release", "POST")
+    def quarantine_release() -> bottle.HTTPResponse:
+        principal = triage_session()
+        assert principal.project is not None
+        form = bottle.request.forms
+        quarantine.release(store, principal.project, form.getunicode("test_id"), actor=principal.actor, now=utc_now())
+        return bottle.HTTPResponse(status=303, headers={"Location": safe_next(form.getunicode("next"))})
 
     @page("/ui/<rest:path>")
     def not_found(rest: str) -> None:
@@ -317,6 +380,14 @@ def register(
         return error_page(405, "this page does not take that kind of request: open it with a link", headers=allow)
 
     app.error_handler[405] = method_not_allowed
+
+
+TRIAGE_NEEDED = (
+    "Your token cannot change the quarantine list: sign in with a token that has the triage scope "
+    "(testrun-admin token create ORG/PROJECT --scope triage)."
+)
+#: how the quarantine form names its fields, for the error page
+FORM_FIELDS = {"test_id": "the test", "reason": "the reason", "expires_at": "the expiry"}
 
 
 def _sign_in_notice(ended: str | None, signed_out: str | None) -> str | None:

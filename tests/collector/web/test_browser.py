@@ -13,6 +13,7 @@ from pathlib import Path
 from urllib.parse import urlencode, urlsplit
 
 import pytest
+import requests
 from selenium import webdriver
 from selenium.common.exceptions import NoAlertPresentException, StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
@@ -20,6 +21,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webelement import WebElement
 from selenium.webdriver.support.ui import WebDriverWait
 
+from collector_harness import CollectorProcess, a_run, new_project
 from web_demo import FAILING, HOSTILE, HOSTILE_RUN_ID, Seeded
 
 pytestmark = pytest.mark.slow
@@ -235,6 +237,7 @@ def test_the_pages_fit_a_375_px_wide_screen_and_wide_tables_scroll_inside_it(bro
         "/ui/flaky",
         "/ui/slowest",
         "/ui/failing",
+        "/ui/quarantine",
         "/ui/tests?" + urlencode({"test_id": FAILING}),
     ]
     for path in pages + ["/ui/runs/" + seeded.runs[-1].run_id.replace("/", "%2F")]:
@@ -295,3 +298,37 @@ def test_a_run_page_shows_each_failures_class_and_since_leads_to_the_run_that_st
     assert browser.h1().startswith("Run ") and browser.h1() != f"Run {seeded.runs[-1].run_id}"
     started = browser.driver.find_element(By.XPATH, f"//table[@class='tests']//tr[.//a[text()='{name}']]")
     assert started.find_element(By.CSS_SELECTOR, ".badge").text == "failed"
+
+
+def test_a_triage_token_quarantines_a_test_from_its_page_and_the_quarantine_page_lists_it(
+    browser: Browser, collector: CollectorProcess
+) -> None:
+    project = new_project(collector)
+    test_id = "tests/test_net.py::test_retry[dns]"
+    assert project.post_run(a_run("r1", tests=[{"id": test_id, "status": "failed"}])).status_code == 201
+    minted = requests.post(f"{collector.url}/tokens", json={"project": project.slug, "scopes": ["triage"],
+                                                            "name": "browser-triage"},
+                           headers={"Authorization": f"Bearer {collector.admin_token}"}, timeout=30)
+    browser.sign_in(minted.json()["token"])
+    browser.open("/ui/tests?" + urlencode({"test_id": test_id}))
+
+    browser.driver.find_element(By.ID, "reason").send_keys("flaky DNS on CI, #812")
+    browser.follow(browser.driver.find_element(By.CSS_SELECTOR, "form[action='/ui/quarantine/add'] button"))
+
+    assert "quarantined by browser-triage" in browser.driver.find_element(By.CSS_SELECTOR, ".quarantine-state").text
+    browser.follow(browser.link("Quarantine"))
+    rows = browser.driver.find_elements(By.CSS_SELECTOR, "table.quarantine tbody tr")
+    assert [row.find_element(By.TAG_NAME, "th").text for row in rows] == [test_id]
+    assert "flaky DNS on CI, #812" in rows[0].text and "browser-triage" in rows[0].text
+
+
+def test_a_read_token_sees_the_quarantine_but_no_form_to_change_it(browser: Browser, seeded: Seeded) -> None:
+    browser.sign_in(seeded.project.read_token)
+    browser.open("/ui/tests?" + urlencode({"test_id": FAILING}))
+
+    state = browser.driver.find_element(By.CSS_SELECTOR, ".quarantine-state")
+
+    assert "Not quarantined" in state.text
+    assert state.find_elements(By.TAG_NAME, "form") == [] and browser.driver.find_elements(By.ID, "reason") == []
+    browser.follow(browser.link("Quarantine"))
+    assert browser.driver.find_elements(By.CSS_SELECTOR, "form[action='/ui/quarantine/release']") == []

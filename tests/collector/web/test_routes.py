@@ -442,3 +442,90 @@ def test_the_overview_names_the_default_branch(seeded: Seeded, ui: requests.Sess
     page = get(ui, seeded.project, "/ui/").text
 
     assert "Default branch <code>main</code>" in page
+
+
+# --- the quarantine list on the web pages ----------------------------------------------------------
+
+
+def triage_session(collector: CollectorProcess, project: ProjectAccess, sign_in: SignIn) -> requests.Session:
+    answer = requests.post(f"{collector.url}/tokens", json={"project": project.slug, "scopes": ["triage"],
+                                                            "name": "web-triage"},
+                           headers={"Authorization": f"Bearer {collector.admin_token}"}, timeout=30)
+    assert answer.status_code == 201, answer.text
+    return sign_in(project.url, answer.json()["token"])
+
+
+def form_post(session: requests.Session, project: ProjectAccess, path: str, data: dict[str, str],
+              origin: str | None = None) -> requests.Response:
+    headers = {"Origin": origin or project.url}
+    return session.post(project.url + path, data=data, headers=headers, allow_redirects=False, timeout=30)
+
+
+@pytest.fixture
+def small_project(collector: CollectorProcess) -> ProjectAccess:
+    project = new_project(collector)
+    assert project.post_run(a_run("r1", tests=[{"id": "tests/t.py::test_flaky", "status": "failed"}])).status_code == 201
+    return project
+
+
+def test_a_triage_session_quarantines_a_test_from_its_page_and_releases_it(
+    collector: CollectorProcess, small_project: ProjectAccess, sign_in: SignIn
+) -> None:
+    session = triage_session(collector, small_project, sign_in)
+    test_page = "/ui/tests?" + urlencode({"test_id": "tests/t.py::test_flaky"})
+    before = get(session, small_project, test_page).text
+
+    added = form_post(session, small_project, "/ui/quarantine/add",
+                      {"test_id": "tests/t.py::test_flaky", "reason": "flaky <b>DNS</b>", "expires": "2099-12-31"})
+    after = get(session, small_project, test_page).text
+    listed = get(session, small_project, "/ui/quarantine").text
+    released = form_post(session, small_project, "/ui/quarantine/release",
+                         {"test_id": "tests/t.py::test_flaky", "next": test_page})
+
+    assert 'action="/ui/quarantine/add"' in before
+    assert added.status_code == 303 and added.headers["Location"] == test_page
+    assert "by web-triage since" in after and "flaky &lt;b&gt;DNS&lt;/b&gt;" in after and "<b>DNS" not in after
+    assert 'action="/ui/quarantine/release"' in after
+    assert ">tests/t.py::test_flaky</a>" in listed and "web-triage" in listed
+    assert released.status_code == 303 and released.headers["Location"] == test_page
+    trail = get(session, small_project, test_page).text
+    assert trail.count("by web-triage") == 2 and "released by web-triage" in trail
+
+
+def test_a_read_session_sees_the_list_but_no_form_and_cannot_post_one(
+    small_project: ProjectAccess, sign_in: SignIn
+) -> None:
+    session = sign_in(small_project.url, small_project.read_token)
+    test_page = "/ui/tests?" + urlencode({"test_id": "tests/t.py::test_flaky"})
+
+    page = get(session, small_project, test_page).text
+    refused = form_post(session, small_project, "/ui/quarantine/add", {"test_id": "tests/t.py::test_flaky", "reason": "x"})
+
+    assert "Not quarantined" in page and "<form" not in page.split("quarantine-heading")[1].split("</section>")[0]
+    assert refused.status_code == 403 and "triage scope" in refused.text
+    assert small_project.get("/api/v1/quarantine").json()["entries"] == []
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "https://evil.example"}, {"Referer": "https://evil.example/page"},
+                                     {"Sec-Fetch-Site": "cross-site"}])
+def test_a_cross_site_quarantine_form_is_refused_and_changes_nothing(
+    collector: CollectorProcess, small_project: ProjectAccess, sign_in: SignIn, headers: dict[str, str]
+) -> None:
+    session = triage_session(collector, small_project, sign_in)
+
+    answer = session.post(small_project.url + "/ui/quarantine/add", headers=headers, allow_redirects=False, timeout=30,
+                          data={"test_id": "tests/t.py::test_flaky", "reason": "forged"})
+
+    assert answer.status_code == 400
+    assert small_project.get("/api/v1/quarantine").json()["entries"] == []
+
+
+def test_a_quarantine_form_without_a_reason_says_so_and_changes_nothing(
+    collector: CollectorProcess, small_project: ProjectAccess, sign_in: SignIn
+) -> None:
+    session = triage_session(collector, small_project, sign_in)
+
+    answer = form_post(session, small_project, "/ui/quarantine/add", {"test_id": "tests/t.py::test_flaky", "reason": " "})
+
+    assert answer.status_code == 400 and "the reason is required" in html.unescape(answer.text)
+    assert small_project.get("/api/v1/quarantine").json()["entries"] == []
