@@ -1,12 +1,14 @@
-"""The HTTP client that sends one run to the collector, retrying until it lands or the time bound runs out.
+"""The HTTP client that sends one run to the collector, retrying until it lands or the time bound runs out,
+and fetches the project's quarantine list the same way.
 
-Every retry decision lives in :meth:`_Upload.run` (one tenacity ``Retrying``):
+Every retry decision lives in :meth:`_Exchange.run` (one tenacity ``Retrying``):
 connection errors, timeouts, answers over :data:`MAX_ANSWER_BYTES` and
 408/429/500/502/503/504 are retried with full jitter and ``Retry-After``; any
 other answer is final, and so is a TLS handshake that a plain-HTTP server
 answered (an https:// URL of a collector that serves http://). Each attempt ends at the time bound by the wall clock,
 whatever the server does (:mod:`.deadline`), and reads at most
-:data:`MAX_ANSWER_BYTES` of the answer: the collector's answers are a few KiB. The caller gets an
+:data:`MAX_ANSWER_BYTES` of the answer: the collector's answers are a few KiB (a quarantine list of
+thousands of tests is more, so that answer may be up to :data:`MAX_LIST_BYTES`). The caller gets an
 :class:`Accepted`, or a :class:`Rejected` / :class:`Unreachable` whose one-line
 message says what to do, and decides itself whether that fails the build.
 """
@@ -41,6 +43,7 @@ from .summary import well_formed_verdict
 log = logging.getLogger("testrun.client")
 
 RUNS_PATH = "/api/v1/runs"
+QUARANTINE_PATH = "/api/v1/quarantine"
 GZIP_ABOVE_BYTES = 8 * 1024
 #: zlib's own default: packaging's 26,948-test run (10 MB) compresses in ~60 ms instead of level 9's ~120 ms,
 #: to 284 KB instead of 269 KB; the session waits for this, a network hardly notices the difference
@@ -51,6 +54,8 @@ MIN_ATTEMPT_S = 1.0
 EXCERPT_CHARS = 200
 #: the most of an answer (error bodies too) the client reads; more is not a collector talking
 MAX_ANSWER_BYTES = 1 << 20
+#: the most of a quarantine list read: 10,000 entries with long ids and reasons stay well under it
+MAX_LIST_BYTES = 16 << 20
 READ_CHUNK = 64 * 1024
 
 UNAUTHORIZED = (
@@ -87,9 +92,15 @@ NOT_ABOUT_THE_URL = frozenset({401, 403, 409, 413})
 HTML_SAID = "an HTML page, likely from a proxy in front of the collector"
 TOO_LONG = "the answer exceeded {limit} bytes: is TESTRUN_URL a testrun collector?"
 DEADLINE_PASSED = "a timeout while {phase}"
-GAVE_UP = "could not deliver the run to {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
+GAVE_UP = "could not {doing} {base_url}: {attempts} over {elapsed:.1f} s failed, the last with {reason}"
 TIME_RAN_OUT = "; the time limit of {max_total} s ran out"
 RETRYING = "attempt %d/%d failed (%s), retrying in %.1f s"
+NO_QUARANTINE = (
+    "no quarantine list at {base_url} (HTTP 404): is the collector older than quarantine lists? check TESTRUN_URL"
+)
+NOT_A_LIST = "{base_url} answered HTTP {status} but not with JSON: is TESTRUN_URL a testrun collector?"
+#: what a request does while it is being sent, for "a timeout while ..." (the run's has its own words)
+SENDING_REQUEST = "sending the request"
 PLAIN_HTTP = "TLS handshake with {base_url} failed: is the collector serving plain HTTP? use {http_url}"
 #: OpenSSL's reasons when the server's first bytes are not a TLS record (1.1 and 3.0; 3.2 and later)
 PLAIN_HTTP_TLS_REASONS = frozenset({"WRONG_VERSION_NUMBER", "RECORD_LAYER_FAILURE", "PACKET_LENGTH_TOO_LONG"})
@@ -156,7 +167,16 @@ class CollectorClient:
 
     def post_run(self, payload: bytes) -> Accepted:
         """POST the run's JSON bytes; the very same (possibly gzipped) bytes are sent on every attempt."""
-        return _Upload(self, payload).run()
+        result: Accepted = _Upload(self, payload).run()
+        return result
+
+    def get_quarantine(self) -> Any:
+        """GET the project's quarantine list: its JSON as decoded, whatever its shape (the caller checks that).
+
+        Read up to :data:`MAX_LIST_BYTES`; the same retries, time bound and
+        refusals as a run's POST, and no redirect is followed.
+        """
+        return _ListFetch(self).run()
 
     def close(self) -> None:
         if self._owns_session:
@@ -196,19 +216,31 @@ class _AttemptFailed(Exception):
         self.retry_after_s = retry_after_s
 
 
-class _Upload:
-    """One ``post_run`` call: the bytes to send, and the state tenacity's wait, stop and give-up share."""
+class _Exchange:
+    """One call of the client: the request to make, and the state tenacity's wait, stop and give-up share.
 
-    def __init__(self, client: CollectorClient, payload: bytes) -> None:
+    Subclasses say what is sent and what a final answer means (:meth:`_answer`).
+    """
+
+    method = "GET"
+    path = ""
+    #: the most of the answer read
+    limit = MAX_ANSWER_BYTES
+    #: for "could not ... {base_url}" when every attempt failed
+    doing = "reach"
+    #: for "a timeout while ...", until the request is sent; None keeps the deadline's own words
+    sending: str | None = None
+
+    def __init__(self, client: CollectorClient, body: bytes | None, headers: dict[str, str]) -> None:
         self.client = client
         self.policy = client.policy
-        self.payload = payload
-        self.body, self.headers = _encode(payload, client.user_agent)
+        self.body = body
+        self.headers = headers
         self.started_at = client._clock()
         self.attempts = 0
         self._waits: dict[int, float] = {}
 
-    def run(self) -> Accepted:
+    def run(self) -> Any:
         retrying = Retrying(
             retry=retry_if_exception_type(_AttemptFailed),
             stop=self._stop,
@@ -217,18 +249,20 @@ class _Upload:
             before_sleep=self._log_retry,
             retry_error_callback=self._give_up,
         )
-        result: Accepted = retrying(self._attempt)
-        return result
+        return retrying(self._attempt)
 
-    def _attempt(self) -> Accepted:
+    def _attempt(self) -> Any:
         """One exchange, bounded as a whole by the time left: connect, send, and the answer read in full."""
         self.attempts += 1
         remaining = self._remaining()
         timeout = min(self.policy.timeout_s, remaining)
         with Deadline(remaining) as deadline:
+            if self.sending is not None:
+                deadline.phase = self.sending
             try:
-                response = self.client._session.post(
-                    self.client.base_url + RUNS_PATH,
+                response = self.client._session.request(
+                    self.method,
+                    self.client.base_url + self.path,
                     data=self.body,
                     headers=self.headers,
                     auth=self.client._auth,
@@ -240,7 +274,7 @@ class _Upload:
                     # headers cut short by the deadline end like complete ones: http.client takes EOF as their end
                     _check(deadline)
                     deadline.phase = READING
-                    body = _read_capped(response, deadline)
+                    body = _read_capped(response, deadline, self.limit)
                 _check(deadline)
             except (
                 requests.ConnectionError,
@@ -257,37 +291,24 @@ class _Upload:
                 if deadline.expired:
                     raise _AttemptFailed(DEADLINE_PASSED.format(phase=deadline.phase)) from error
                 raise ConfigError(self.client._scrub(f"cannot send to {self.client.base_url}: {error}")) from None
-        return self._answer(response, body)
-
-    def _answer(self, response: requests.Response, body: bytes) -> Accepted:
         status = response.status_code
         if status in RETRY_STATUSES:
             raise _AttemptFailed(f"HTTP {status}", _retry_after_s(response.headers.get("Retry-After")))
-        if status in (200, 201):
-            return self._accepted(response, body)
+        return self._answer(response, body)
+
+    def _answer(self, response: requests.Response, body: bytes) -> Any:
+        """What a final answer (not one to retry) means: a result, or a raised :class:`Rejected`."""
+        raise NotImplementedError
+
+    def _refused(self, response: requests.Response, body: bytes, payload: bytes = b"") -> NoReturn:
+        status = response.status_code
         location = response.headers.get("Location")
         html = _is_html(response, body)
         if html and status not in NOT_ABOUT_THE_URL and not (300 <= status < 400 and location):
             raise Rejected(status, HTML_PAGE.format(base_url=self.client.base_url, status=status))
         text = HTML_SAID if html else self.client._scrub(_text(body, response.encoding))
-        message = _explain_rejection(status, text, location, self.client.base_url, self.payload)
+        message = _explain_rejection(status, text, location, self.client.base_url, payload)
         raise Rejected(status, self.client._scrub(message))
-
-    def _accepted(self, response: requests.Response, answer: bytes) -> Accepted:
-        body = _json_or_none(answer)
-        if not _is_run_accepted(body):
-            page = HTML_PAGE if _is_html(response, answer) else NOT_A_COLLECTOR
-            raise Rejected(response.status_code, page.format(base_url=self.client.base_url, status=response.status_code))
-        return Accepted(
-            status=response.status_code,
-            run_id=body["run_id"],
-            duplicate=body["duplicate"],
-            counts=dict(body["counts"]),
-            url=_absolute(self.client.base_url, body["url"]),
-            attempts=self.attempts,
-            verdict=well_formed_verdict(body.get("verdict")),
-            web_url=_web_url(body.get("web_url")),
-        )
 
     def _wait(self, state: RetryCallState) -> float:
         """Full jitter, or ``Retry-After`` (capped) when longer; computed once per failed attempt."""
@@ -316,6 +337,7 @@ class _Upload:
 
     def _give_up(self, state: RetryCallState) -> NoReturn:
         message = GAVE_UP.format(
+            doing=self.doing,
             base_url=self.client.base_url,
             attempts=f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}",
             elapsed=self._elapsed(),
@@ -330,6 +352,64 @@ class _Upload:
 
     def _remaining(self) -> float:
         return max(self.policy.max_total_s - self._elapsed(), 0.0)
+
+
+class _Upload(_Exchange):
+    """One ``post_run`` call: the very same (possibly gzipped) bytes on every attempt."""
+
+    method = "POST"
+    path = RUNS_PATH
+    doing = "deliver the run to"
+
+    def __init__(self, client: CollectorClient, payload: bytes) -> None:
+        super().__init__(client, *_encode(payload, client.user_agent))
+        self.payload = payload
+
+    def _answer(self, response: requests.Response, body: bytes) -> Accepted:
+        if response.status_code in (200, 201):
+            return self._accepted(response, body)
+        self._refused(response, body, self.payload)
+
+    def _accepted(self, response: requests.Response, answer: bytes) -> Accepted:
+        body = _json_or_none(answer)
+        if not _is_run_accepted(body):
+            page = HTML_PAGE if _is_html(response, answer) else NOT_A_COLLECTOR
+            raise Rejected(response.status_code, page.format(base_url=self.client.base_url, status=response.status_code))
+        return Accepted(
+            status=response.status_code,
+            run_id=body["run_id"],
+            duplicate=body["duplicate"],
+            counts=dict(body["counts"]),
+            url=_absolute(self.client.base_url, body["url"]),
+            attempts=self.attempts,
+            verdict=well_formed_verdict(body.get("verdict")),
+            web_url=_web_url(body.get("web_url")),
+        )
+
+
+class _ListFetch(_Exchange):
+    """One ``get_quarantine`` call."""
+
+    path = QUARANTINE_PATH
+    limit = MAX_LIST_BYTES
+    doing = "fetch the quarantine list from"
+    sending = SENDING_REQUEST
+
+    def __init__(self, client: CollectorClient) -> None:
+        super().__init__(client, None, _request_headers(client.user_agent))
+
+    def _answer(self, response: requests.Response, body: bytes) -> Any:
+        status = response.status_code
+        base_url = self.client.base_url
+        if status == 404 and not _is_html(response, body):
+            raise Rejected(status, NO_QUARANTINE.format(base_url=base_url))
+        if status != 200:
+            self._refused(response, body)
+        answer = _json_or_none(body)
+        if answer is None:
+            page = HTML_PAGE if _is_html(response, body) else NOT_A_LIST
+            raise Rejected(status, page.format(base_url=base_url, status=status))
+        return answer
 
 
 def _failure(state: RetryCallState) -> _AttemptFailed:
@@ -347,17 +427,17 @@ def _deadline_session() -> requests.Session:
     return session
 
 
-def _read_capped(response: requests.Response, deadline: Deadline) -> bytes:
-    """The answer's body, or a failed attempt once it passes MAX_ANSWER_BYTES (declared or counted)."""
-    too_long = _AttemptFailed(TOO_LONG.format(limit=MAX_ANSWER_BYTES))
+def _read_capped(response: requests.Response, deadline: Deadline, limit: int) -> bytes:
+    """The answer's body, or a failed attempt once it passes ``limit`` bytes (declared or counted)."""
+    too_long = _AttemptFailed(TOO_LONG.format(limit=limit))
     declared = response.headers.get("Content-Length", "").strip()
-    if declared.isdigit() and int(declared) > MAX_ANSWER_BYTES:
+    if declared.isdigit() and int(declared) > limit:
         raise too_long
     chunks: list[bytes] = []
     size = 0
     for chunk in response.iter_content(READ_CHUNK):
         size += len(chunk)
-        if size > MAX_ANSWER_BYTES:
+        if size > limit:
             raise too_long
         _check(deadline)
         chunks.append(chunk)
@@ -376,13 +456,12 @@ def _text(body: bytes, encoding: str | None) -> str:
         return body.decode("utf-8", errors="replace")
 
 
+def _request_headers(user_agent: str) -> dict[str, str]:
+    return {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": user_agent}
+
+
 def _encode(payload: bytes, user_agent: str) -> tuple[bytes, dict[str, str]]:
-    headers = {
-        "Content-Type": "application/json",
-        "Accept": "application/json",
-        "Accept-Encoding": "identity",
-        "User-Agent": user_agent,
-    }
+    headers = {"Content-Type": "application/json", **_request_headers(user_agent)}
     if len(payload) <= GZIP_ABOVE_BYTES:
         return payload, headers
     return gzip.compress(payload, compresslevel=GZIP_LEVEL, mtime=0), {**headers, "Content-Encoding": "gzip"}
