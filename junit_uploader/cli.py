@@ -1,15 +1,28 @@
 """``junit-upload``: send JUnit XML reports from any test tool to a testrun collector.
 
-Exit codes: 0 uploaded, or not uploaded but saved for later (analytics never
-break a build); 1 not uploaded with --strict; 2 bad input or usage (no report
-matched, malformed XML, a bad option), and nothing was sent.
+``junit-upload [OPTIONS] PATH_OR_GLOB...`` uploads reports; ``junit-upload
+--resend [SPOOL_DIR]`` re-sends runs saved by failed uploads; ``junit-upload
+run [OPTIONS] [--junit GLOB]... -- CMD [ARGS...]`` runs the test command,
+then uploads the reports it wrote (:mod:`.command`).
+
+Exit codes of an upload: 0 uploaded, or not uploaded but saved for later
+(analytics never break a build); 1 not uploaded with --strict, or, with
+--quarantine, a failed or errored testcase that is not on the project's
+quarantine list (either one is 1; the quarantine list that cannot be fetched
+quarantines nothing); 2 bad input or usage (no report matched, malformed XML,
+a bad option), and nothing was sent.
+
+Exit codes of ``run``: the command's own status (128 + N when signal N ended
+it; 127 or 126 when it could not be started; 2 for a bad option, and the
+command does not run), except 0 with --quarantine when the command failed,
+its reports hold at least one failure and every failure is quarantined (a
+command that a signal ended keeps its status), and 1 with --strict when the
+command succeeded but its reports could not be read or uploaded.
 """
 
 from __future__ import annotations
 
 import argparse
-import codecs
-import hashlib
 import logging
 import os
 import sys
@@ -18,22 +31,30 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .ci import detect_ci, make_run_id
-from .delivery import Delivery, client_for, deliver
-from .errors import ConfigError, ReportError, Unexpected, UploadError
-from .job_report import JobReport, report_to_job
-from .junit import find_reports, parse_reports
-from .payload import build_payload, encode_payload, summarize
+from .command import (
+    DEFAULT_JUNIT_GLOBS,
+    MTIME_MARGIN_S,
+    run_command,
+    upload_what_it_wrote,
+)
+from .delivery import client_for
+from .errors import CannotRun, ConfigError, ReportError, Unexpected, UploadError
+from .quarantine import Gate, all_quarantined
+from .sending import (
+    EXIT_BAD_INPUT,
+    EXIT_BLOCKED,
+    EXIT_OK,
+    EXIT_STRICT_FAILURE,
+    USER_AGENT,
+    Printer,
+    show_gate,
+    upload,
+)
 from .settings import DEFAULT_SPOOL_DIR, ClientSettings
 from .spool import resend_spooled, spooled_runs
 
 PROG = "junit-upload"
-USER_AGENT = f"junit-upload/{__version__}"
-REPORTER = {"name": "junit-upload", "version": __version__}
-
-EXIT_OK, EXIT_STRICT_FAILURE, EXIT_BAD_INPUT = 0, 1, 2
-#: bytes of the payload decoded and written at a time by --dry-run
-WRITE_CHUNK = 1 << 20
+RUN_USAGE = "%(prog)s [OPTIONS] [--junit GLOB]... [--quarantine] -- CMD [ARGS...]"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,23 +64,22 @@ def build_parser() -> argparse.ArgumentParser:
         "to a testrun collector as one run of this CI job.",
         epilog="The token comes from TESTRUN_TOKEN (keep it in your CI's secret store) and the collector URL from "
         "TESTRUN_URL. Every option also has a TESTRUN_* variable; an option wins over the environment. "
-        "By default an upload failure only warns, saves the run in the spool directory and exits 0.",
+        "By default an upload failure only warns, saves the run in the spool directory and exits 0. "
+        "To run the tests and upload the reports they write in one step: "
+        "junit-upload run [OPTIONS] [--junit GLOB]... [--quarantine] -- CMD [ARGS...] (see junit-upload run --help).",
     )
     parser.add_argument("patterns", nargs="*", metavar="PATH_OR_GLOB", help="report files, directories or globs (** allowed)")
-    parser.add_argument("--url", help="collector base URL (TESTRUN_URL)")
-    parser.add_argument("--token", help="ingest token; prefer the TESTRUN_TOKEN variable, flags can show in process lists")
-    parser.add_argument("--label", help="tells apart uploads from one CI job, e.g. matrix legs (TESTRUN_LABEL)")
-    parser.add_argument("--run-id", help="use this run id instead of deriving it from the CI variables (TESTRUN_RUN_ID)")
-    parser.add_argument("--dry-run", action="store_true", help="print the JSON payload on stdout and send nothing")
-    parser.add_argument("--output", metavar="FILE", help="also write the JSON payload to FILE (TESTRUN_OUTPUT)")
-    parser.add_argument(
-        "--summary",
-        metavar="FILE",
-        help="write the verdict as a Markdown job summary to FILE (TESTRUN_SUMMARY); on GitHub Actions it is also "
-        "appended to the step summary",
+    _add_upload_options(
+        parser,
+        quarantine_help="exit 1 only when a failed or errored testcase is not on the project's quarantine list, "
+        "naming it, and 0 when every failure is on it (TESTRUN_QUARANTINE); when the list cannot be fetched, "
+        "nothing is quarantined",
+        strict_help="exit 1 when the upload fails (TESTRUN_STRICT)",
     )
     parser.add_argument(
-        "--strict", action="store_true", default=None, help="exit 1 when the upload fails (TESTRUN_STRICT)"
+        "--dry-run",
+        action="store_true",
+        help="print the JSON payload on stdout and send nothing (with --quarantine the list is still fetched)",
     )
     parser.add_argument(
         "--resend",
@@ -68,16 +88,66 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SPOOL_DIR",
         help=f"re-send runs saved by earlier failed uploads (default directory: {DEFAULT_SPOOL_DIR})",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return parser
+
+
+def build_run_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"{PROG} run",
+        usage=RUN_USAGE,
+        description="Run the test command CMD (its output passes through; SIGINT and SIGTERM are passed on to it), "
+        "then upload the JUnit reports it wrote, and exit with its status: its exit code, or 128 + N when signal "
+        "N ended it. Only reports modified since the command started count; when it wrote none, that is said "
+        "in one line and its status stands. An upload problem never changes the status unless --strict.",
+        epilog="The token comes from TESTRUN_TOKEN and the collector URL from TESTRUN_URL; every option also has a "
+        "TESTRUN_* variable. Put the command after --, e.g.: junit-upload run --quarantine -- mvn -B test",
+    )
+    parser.add_argument(
+        "--junit",
+        action="append",
+        metavar="GLOB",
+        help="where the command writes its JUnit XML: a glob (** allowed), file or directory; repeat for more. "
+        f"Default: {' and '.join(DEFAULT_JUNIT_GLOBS)} under the current directory. Only files modified since "
+        f"the command started ({MTIME_MARGIN_S:g} s of leeway for coarse file-system clocks) are uploaded",
+    )
+    _add_upload_options(
+        parser,
+        quarantine_help="exit 0 when the command failed, its reports hold at least one failed or errored "
+        "testcase and every one is on the project's quarantine list; otherwise its status stands and the "
+        "failures that are not quarantined are named (TESTRUN_QUARANTINE). A command that failed without a "
+        "failing testcase (a crash, a compile error) or that a signal ended keeps its status; when the list "
+        "cannot be fetched, nothing is quarantined",
+        strict_help="exit 1, not 0, when the command succeeded but its reports could not be read or uploaded "
+        "(TESTRUN_STRICT)",
+    )
+    return parser
+
+
+def _add_upload_options(parser: argparse.ArgumentParser, *, quarantine_help: str, strict_help: str) -> None:
+    parser.add_argument("--url", help="collector base URL (TESTRUN_URL)")
+    parser.add_argument("--token", help="ingest token; prefer the TESTRUN_TOKEN variable, flags can show in process lists")
+    parser.add_argument("--label", help="tells apart uploads from one CI job, e.g. matrix legs (TESTRUN_LABEL)")
+    parser.add_argument("--run-id", help="use this run id instead of deriving it from the CI variables (TESTRUN_RUN_ID)")
+    parser.add_argument("--quarantine", action="store_true", default=None, help=quarantine_help)
+    parser.add_argument("--output", metavar="FILE", help="also write the JSON payload to FILE (TESTRUN_OUTPUT)")
+    parser.add_argument(
+        "--summary",
+        metavar="FILE",
+        help="write the verdict as a Markdown job summary to FILE (TESTRUN_SUMMARY); on GitHub Actions it is also "
+        "appended to the step summary",
+    )
+    parser.add_argument("--strict", action="store_true", default=None, help=strict_help)
     parser.add_argument("--spool-dir", help=f"where failed uploads are saved (default {DEFAULT_SPOOL_DIR}; TESTRUN_SPOOL_DIR)")
     parser.add_argument("--timeout", help="seconds per request (default 10; TESTRUN_TIMEOUT)")
     parser.add_argument("--retries", help="retries after the first attempt (default 5; TESTRUN_RETRIES)")
     parser.add_argument(
-        "--max-total-time", help="seconds the whole upload may take, waits included (default 120)"
+        "--max-total-time",
+        help="seconds the whole upload may take, waits included (default 120; the quarantine list's fetch, "
+        "which runs beside it, has as long)",
     )
     parser.add_argument("-q", "--quiet", action="store_true", help="print only errors")
     parser.add_argument("-v", "--verbose", action="store_true", help="print each attempt")
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    return parser
 
 
 def main(
@@ -89,26 +159,27 @@ def main(
 ) -> int:
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
+    argv = list(sys.argv[1:] if argv is None else argv)
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    if argv[:1] == ["run"]:
+        return run_main(argv[1:], env=env, stdout=stdout, stderr=stderr, cwd=cwd)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.resend is None and not args.patterns:
         parser.error("give at least one report PATH_OR_GLOB (or --resend)")
     if args.resend is not None and args.patterns:
         parser.error("--resend takes no report paths")
-    env = os.environ if env is None else env
-    _configure_logging(stderr, quiet=args.quiet, verbose=args.verbose)
-    say = _Printer(stderr, quiet=args.quiet)
-    try:
-        settings = ClientSettings.resolve(flags=_flag_values(args), env=env)
-    except ConfigError as error:
-        say.error(str(error))
+    say, settings = _set_up(args, env, stderr)
+    if settings is None:
         return EXIT_BAD_INPUT
     if args.resend is not None:
         if args.resend:
             return resend(settings, Path(args.resend), say, named=True)
         return resend(settings, settings.spool_dir, say)
     try:
-        return upload(settings, args.patterns, env=env, cwd=cwd or Path.cwd(), dry_run=args.dry_run, out=stdout, say=say)
+        sent = upload(settings, args.patterns, env=env, cwd=cwd, dry_run=args.dry_run, out=stdout, say=say,
+                      gate=settings.quarantine)
     except ReportError as error:
         say.error(f"{error} (nothing was uploaded)")
         return EXIT_BAD_INPUT
@@ -116,89 +187,43 @@ def main(
         # --dry-run piped into a reader that stopped early (``| head``): not an error of ours
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
+    if sent.gate is None:
+        return sent.code
+    return _gate_the_upload(sent.gate, sent.code, say)
 
 
-def upload(
-    settings: ClientSettings,
-    patterns: Sequence[str],
-    *,
-    env: Mapping[str, str],
-    cwd: Path,
-    dry_run: bool,
-    out: TextIO,
-    say: _Printer,
-) -> int:
-    parsed = parse_reports(find_reports(patterns, cwd=cwd), base=cwd)
-    ci = detect_ci(env, checkout=cwd)
-    label = settings.label or default_label(patterns)
-    run_id = make_run_id(ci, label, override=settings.run_id)
-    payload = build_payload(
-        run_id=run_id,
-        ci=ci,
-        label=label,
-        tests=parsed.tests,
-        reporter=REPORTER,
-        started_at=parsed.started_at,
-        duration_ms=parsed.duration_ms,
-    )
-    data = encode_payload(payload)
-    if dry_run:
-        write_text(out, data)
-        say.info(f"{summarize(payload)} in run {run_id} (dry run: nothing sent)")
-        return EXIT_OK
-    if settings.output:
-        try:
-            settings.output.parent.mkdir(parents=True, exist_ok=True)
-            settings.output.write_bytes(data)
-        except OSError as error:
-            raise ReportError(f"cannot write --output {settings.output}: {error.strerror or error}") from None
-        say.info(f"wrote the payload to {settings.output}")
-        if not settings.url:
-            tell_the_job(report_to_job(settings, payload["tests"], None, run_id), out, say)
-            return EXIT_OK
-    delivery = deliver(settings, data, run_id, user_agent=USER_AGENT)
-    code = report_delivery(delivery, summarize(payload), run_id, settings, say)
-    tell_the_job(report_to_job(settings, payload["tests"], delivery, run_id), out, say)
+def _gate_the_upload(gate: Gate, code: int, say: Printer) -> int:
+    """--quarantine: 1 for a failure not quarantined, whatever the upload did; else the upload's own code."""
+    show_gate(gate, say)
+    if gate.blocking:
+        return EXIT_BLOCKED
+    if gate.passes:
+        say.info(f"{all_quarantined(gate)}: {'it does' if gate.failures == 1 else 'they do'} not fail the job")
     return code
 
 
-def tell_the_job(report: JobReport, out: TextIO, say: _Printer) -> None:
-    """The verdict's lines after the upload line, annotations on stdout (where GitHub reads workflow commands)."""
-    for line in report.lines:
-        say.info(line)
-    for warning in report.warnings:
-        say.warning(warning)
-    for command in report.annotations:
-        print(command, file=out)
+def run_main(
+    argv: Sequence[str], *, env: Mapping[str, str], stdout: TextIO, stderr: TextIO, cwd: Path
+) -> int:
+    """``junit-upload run [OPTIONS] -- CMD [ARGS...]``: everything after the first ``--`` is the command."""
+    parser = build_run_parser()
+    options, command = (argv[: argv.index("--")], argv[argv.index("--") + 1 :]) if "--" in argv else (argv, [])
+    args = parser.parse_args(options)
+    if not command:
+        parser.error("give the test command after --, e.g. junit-upload run --quarantine -- mvn -B test")
+    say, settings = _set_up(args, env, stderr)
+    if settings is None:
+        return EXIT_BAD_INPUT
+    patterns = args.junit or list(DEFAULT_JUNIT_GLOBS)
+    try:
+        finished = run_command(command, cwd=cwd)
+    except CannotRun as error:
+        say.error(str(error))
+        return error.status
+    return upload_what_it_wrote(settings, patterns, finished, env=env, cwd=cwd, out=stdout, say=say)
 
 
-def write_text(out: TextIO, data: bytes) -> None:
-    """Write UTF-8 ``data`` and a newline to a text stream, decoding a slice at a time.
-
-    Decoding all of it at once would hold the payload three times over (the
-    bytes, the text, and the text stream's own encoded copy) at the moment
-    memory peaks: for a 100,000-test report that was more than the parsed
-    tests themselves (bench/junit_parse.py).
-    """
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    view = memoryview(data)
-    out.writelines(decoder.decode(view[start : start + WRITE_CHUNK]) for start in range(0, len(view), WRITE_CHUNK))
-    out.write(decoder.decode(b"", final=True) + "\n")
-
-
-def report_delivery(delivery: Delivery, summary: str, run_id: str, settings: ClientSettings, say: _Printer) -> int:
-    line = delivery.describe(summary, run_id, settings.spool_dir)
-    if delivery.ok:
-        say.info(line)
-        return EXIT_OK
-    if settings.strict:
-        say.error(line)
-        return EXIT_STRICT_FAILURE
-    say.warning(line)
-    return EXIT_OK
-
-
-def resend(settings: ClientSettings, spool_dir: Path, say: _Printer, *, named: bool = False) -> int:
+def resend(settings: ClientSettings, spool_dir: Path, say: Printer, *, named: bool = False) -> int:
     """``named``: the directory was given to --resend itself, so a missing one is a mistyped path, not an empty
     spool (the spool directory is made only when a run is first saved, so the default may well not exist)."""
     if named and not spool_dir.is_dir():
@@ -229,14 +254,6 @@ def resend(settings: ClientSettings, spool_dir: Path, say: _Printer, *, named: b
     return EXIT_OK
 
 
-def default_label(patterns: Sequence[str]) -> str:
-    """The report file set's name: the same command line gives the same label on a retried job."""
-    joined = ",".join(patterns)
-    if len(joined) <= 64:
-        return f"junit:{joined}"
-    return "junit:" + hashlib.sha256(joined.encode("utf-8")).hexdigest()[:16]
-
-
 def _flag_values(args: argparse.Namespace) -> dict[str, object]:
     return {
         "url": args.url,
@@ -250,26 +267,19 @@ def _flag_values(args: argparse.Namespace) -> dict[str, object]:
         "strict": args.strict,
         "output": args.output,
         "summary": args.summary,
+        "quarantine": args.quarantine,
     }
 
 
-class _Printer:
-    """Messages for the person reading the CI log, on stderr, prefixed ``testrun:``."""
-
-    def __init__(self, stream: TextIO, *, quiet: bool) -> None:
-        self.stream = stream
-        self.quiet = quiet
-
-    def info(self, message: str) -> None:
-        if not self.quiet:
-            print(f"testrun: {message}", file=self.stream)
-
-    def warning(self, message: str) -> None:
-        if not self.quiet:
-            print(f"testrun: warning: {message}", file=self.stream)
-
-    def error(self, message: str) -> None:
-        print(f"testrun: error: {message}", file=self.stream)
+def _set_up(args: argparse.Namespace, env: Mapping[str, str], stderr: TextIO) -> tuple[Printer, ClientSettings | None]:
+    """The printer and the settings; None settings when they cannot be used (said in one line)."""
+    _configure_logging(stderr, quiet=args.quiet, verbose=args.verbose)
+    say = Printer(stderr, quiet=args.quiet)
+    try:
+        return say, ClientSettings.resolve(flags=_flag_values(args), env=env)
+    except ConfigError as error:
+        say.error(str(error))
+        return say, None
 
 
 def _configure_logging(stream: TextIO, *, quiet: bool, verbose: bool) -> None:

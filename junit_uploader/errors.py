@@ -45,6 +45,18 @@ class PlainHTTPCollector(Unreachable):
     """An https:// URL met a server that answers in plain HTTP: a retry cannot fix the URL, so none is made."""
 
 
+class MalformedList(UploadError):
+    """The collector's quarantine list is not in the shape of one: it counts as not fetched."""
+
+
+class CannotRun(UploadError):
+    """``junit-upload run`` could not start the test command; ``status`` is what a shell exits with for it."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
 class Unexpected(UploadError):
     """Something no error of ours foresaw (a bug, MemoryError): named by its type and place, never its text."""
 

@@ -82,6 +82,8 @@ class ClientSettings:
     step_summary: Path | None = None
     #: print GitHub Actions annotations for the author's failures (GITHUB_ACTIONS=true)
     annotate: bool = False
+    #: quarantined tests' failures do not fail the job (the project's list is fetched from the collector)
+    quarantine: bool = False
 
     @classmethod
     def resolve(
@@ -137,6 +139,7 @@ FLAG_NAMES = {
     "summary": "summary",
     "step_summary": "step-summary",
     "annotate": "annotate",
+    "quarantine": "quarantine",
 }
 
 ENV_NAMES = {
@@ -153,6 +156,7 @@ ENV_NAMES = {
     "summary": "TESTRUN_SUMMARY",
     "step_summary": "GITHUB_STEP_SUMMARY",
     "annotate": "GITHUB_ACTIONS",
+    "quarantine": "TESTRUN_QUARANTINE",
 }
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -169,6 +173,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "summary": Path,
     "step_summary": Path,
     "annotate": _is_true,
+    "quarantine": parse_bool,
 }
 
 
