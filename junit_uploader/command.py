@@ -170,7 +170,7 @@ def upload_what_it_wrote(
     """After ``run``'s command: upload its fresh reports and work out the exit status (see the module's doc)."""
     status = finished.status
     if finished.interrupted is not None:
-        say.warning(f"stopped by {signal_name(finished.interrupted)} (passed on to the command, which exited "
+        say.warning(f"interrupted by {signal_name(finished.interrupted)} (the command got it too and exited "
                     f"{status}): its reports were not uploaded")
         return status
     fresh, stale = fresh_reports(patterns, cwd=cwd, since=finished.started)
