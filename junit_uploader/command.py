@@ -1,4 +1,4 @@
-"""``junit-upload run``'s side of the test command: run it as the job would, then find the reports it wrote.
+"""``junit-upload run``: run the test command as the job would, then upload the reports it wrote.
 
 The command inherits standard input, output and error, so its output reaches
 the CI log as it is written, through nothing of ours. SIGINT and SIGTERM
@@ -13,6 +13,15 @@ Reports count when they were modified since the command started, less
 keeps 2 s, ext3 and HFS+ whole seconds, and Linux stamps files from a clock
 that may lag ``time.time()`` by a tick): a report left over from an earlier
 build is not this run's.
+
+The exit status is the command's, and only :func:`upload_what_it_wrote`
+changes it: to 0 with ``--quarantine`` when the command failed, its reports
+hold a failure and every failure is quarantined (never for a command that a
+signal ended: a test tool reports failing tests with an exit code, so a
+signal is a crash whatever the reports say); to 1 with ``--strict`` when the
+command passed but its reports could not be read or uploaded. A command
+stopped by a SIGINT or SIGTERM that junit-upload received is not uploaded:
+the CI job is being cancelled, and half a run's reports are not its results.
 """
 
 from __future__ import annotations
