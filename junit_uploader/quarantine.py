@@ -67,8 +67,10 @@ class Fetched(NamedTuple):
     problem: str | None = None
 
 
-def fetch_list(settings: ClientSettings, *, user_agent: str, now: datetime | None = None) -> Fetched:
-    """Fetch the project's list from the collector; never raises (fail open)."""
+def fetch_list(
+    settings: ClientSettings, *, user_agent: str = "testrun-client", now: datetime | None = None
+) -> Fetched:
+    """Fetch the project's list from the collector (its URL, token and time bounds); never raises (fail open)."""
     try:
         with client_for(settings, user_agent) as client:
             answer = client.get_quarantine()
@@ -85,7 +87,7 @@ class PendingList:
     Being a daemon, a fetch that is never waited for does not hold the process at exit.
     """
 
-    def __init__(self, settings: ClientSettings, *, user_agent: str) -> None:
+    def __init__(self, settings: ClientSettings, *, user_agent: str = "testrun-client") -> None:
         self._fetched = Fetched(None, "the quarantine list was not fetched")
         self._thread = threading.Thread(
             target=self._fetch, args=(settings, user_agent), name="testrun-quarantine", daemon=True
