@@ -66,7 +66,7 @@ FLAKY_COMMITS = """
     WHERE project_id = ? AND test_id IN (@ids) AND passed > 0 AND failures > 0 AND last_at >= {time}
 """
 FLAKY_RUN_COMMITS = """
-    SELECT f.test_id, r.commit_sha, r.started_at FROM flaky_results f JOIN runs r ON r.id = f.run_pk
+    SELECT f.test_id, r.commit_sha, r.started_at FROM flaky_results f {flaky_by_test} JOIN runs r ON r.id = f.run_pk
     WHERE f.test_id IN (@ids) AND r.project_id = ? AND r.started_at >= {time} AND r.commit_sha IS NOT NULL
 """
 #: the tests that both passed and failed on the run's commit: a pass there can make a test flaky too

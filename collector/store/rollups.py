@@ -61,7 +61,8 @@ class Dialect:
 
     def sql(self, text: str) -> str:
         text = (
-            text.replace("{day_of_run}", self.day_of_run)
+            text.replace("{flaky_by_test}", self.use_index("flaky_results_by_test"))
+            .replace("{day_of_run}", self.day_of_run)
             .replace("{bucket}", self.bucket_of_result)
             .replace("{time}", self.time_param)
         )

@@ -44,13 +44,18 @@ FAILING_SINCE = """
     SELECT test_id, since_run_id, since_started_at, since_commit FROM default_failures
     WHERE project_id = ? AND test_id IN (@ids)
 """
-SEEN_ON_BRANCH = "SELECT DISTINCT test_id FROM test_days WHERE project_id = ? AND branch = ? AND test_id IN (@ids)"
+#: per failing test, whether any day row is on the branch: EXISTS stops at the first (a test run for a year
+#: has thousands of day rows, and reading them all cost more than the rest of the verdict together)
+SEEN_ON_BRANCH = """
+    SELECT f.test_id FROM test_results f WHERE f.run_pk = ? AND f.test_id IN (@ids) AND EXISTS (
+        SELECT 1 FROM test_days d WHERE d.project_id = ? AND d.test_id = f.test_id AND d.branch = ?)
+"""
 FLAKY_ON_COMMITS = """
     SELECT DISTINCT test_id FROM test_commits
     WHERE project_id = ? AND test_id IN (@ids) AND passed > 0 AND failures > 0 AND last_at >= {time}
 """
 FLAKY_IN_RUNS = """
-    SELECT DISTINCT f.test_id FROM flaky_results f JOIN runs r ON r.id = f.run_pk
+    SELECT DISTINCT f.test_id FROM flaky_results f {flaky_by_test} JOIN runs r ON r.id = f.run_pk
     WHERE f.test_id IN (@ids) AND r.project_id = ? AND r.started_at >= {time} AND r.commit_sha IS NOT NULL
 """
 STORE_VERDICT = "UPDATE runs SET verdict = ? WHERE id = ?"
@@ -132,7 +137,8 @@ class VerdictWrites(QuarantineWrites):
             reasons = self.quarantine_reasons(conn, project, ids, received_at)
             for test_id, run_id, at, commit in self._in_chunks(conn, FAILING_SINCE, ids, (project.id,)):
                 since[test_id] = Since(run_id, at, commit)
-            seen = {row[0] for row in self._in_chunks(conn, SEEN_ON_BRANCH, ids, (project.id, project.default_branch))}
+            seen = {row[0] for row in self._in_chunks(conn, SEEN_ON_BRANCH, ids, (run_pk,),
+                                                      (project.id, project.default_branch))}
         rollups.add_run(self._cursor(conn), rollups.RunKey.of_new_run(run_pk, project.id, started_at, run), self.DIALECT)
         flaky: set[str] = set()
         start = window_start(received_at)

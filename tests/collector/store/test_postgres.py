@@ -139,7 +139,8 @@ def test_the_schema_has_the_tables_columns_and_indexes_of_the_sqlite_schema(
     pg_indexes = {row[0] for row in raw.execute("SELECT indexname FROM pg_indexes WHERE schemaname = current_schema()")}
 
     assert pg_columns == lite_columns
-    assert lite_indexes <= pg_indexes
+    # a run's failing results are indexed on SQLite only (migrations/postgresql/0004_verdicts.sql says why)
+    assert lite_indexes - {"test_results_failures"} <= pg_indexes
 
 
 def test_both_backends_have_the_same_numbered_migrations() -> None:

@@ -274,6 +274,7 @@ UNDO_AFTER_VERSION_1 = (
     "ALTER TABLE tokens DROP COLUMN name",
     "ALTER TABLE projects DROP COLUMN auto_quarantine",
     "DROP TABLE default_failures",
+    "DROP INDEX IF EXISTS test_results_failures",  # SQLite only
     "ALTER TABLE runs DROP COLUMN verdict",
     "ALTER TABLE projects DROP COLUMN default_branch",
     "DROP TABLE web_sessions",

@@ -25,3 +25,7 @@ CREATE TABLE default_failures (
 CREATE INDEX test_commits_flaky_by_test ON test_commits (project_id, test_id, last_at)
     WHERE passed > 0 AND failures > 0;
 CREATE INDEX flaky_results_by_test ON flaky_results (test_id, run_pk);
+
+-- (SQLite also indexes a run's failing results, test_results_failures; PostgreSQL's planner, choosing by
+-- statistics, picked that index for a run's first failures on a commit and took seconds per run where the
+-- run's own rows take milliseconds, so PostgreSQL goes without it.)

@@ -26,3 +26,7 @@ CREATE TABLE default_failures (
 CREATE INDEX test_commits_flaky_by_test ON test_commits (project_id, test_id, last_at)
     WHERE passed > 0 AND failures > 0;
 CREATE INDEX flaky_results_by_test ON flaky_results (test_id, run_pk);
+
+-- A run's failed and errored results: the streaks and the commit rollups read a new run's failures by
+-- this, not by scanning all its results.
+CREATE INDEX test_results_failures ON test_results (run_pk, test_id) WHERE status IN ('failed', 'error');
