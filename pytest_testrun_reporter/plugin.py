@@ -22,10 +22,12 @@ from junit_uploader.errors import ConfigError
 from junit_uploader.settings import ClientSettings, parse_bool
 
 if TYPE_CHECKING:
+    from .gate import QuarantineGate
     from .reporter import TestrunReporter
 
 reporter_key = pytest.StashKey["TestrunReporter"]()
 notice_key = pytest.StashKey["Notice"]()
+gate_key = pytest.StashKey["QuarantineGate"]()
 
 #: (flag, dest, ini name, help); each also has the TESTRUN_<NAME> variable of junit_uploader.settings
 OPTIONS = (
@@ -56,25 +58,37 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="fail the session when the upload fails (TESTRUN_STRICT, ini testrun_strict)",
     )
+    group.addoption(
+        "--testrun-quarantine",
+        action="store_true",
+        default=None,
+        help="failures of tests on the project's quarantine list do not fail the session (TESTRUN_QUARANTINE, "
+        "ini testrun_quarantine)",
+    )
     parser.addini("testrun_report", "send results to the testrun collector", type="bool", default=False)
     parser.addini("testrun_strict", "fail the session when the upload fails", type="bool", default=False)
+    parser.addini("testrun_quarantine", "quarantined tests' failures do not fail the session", type="bool",
+                  default=False)
     for flag, dest, ini, text in OPTIONS:
         group.addoption(flag, dest=f"testrun_{dest}", default=None, help=text)
         parser.addini(ini, text, default=None)
 
 
-def is_enabled(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError]) -> bool:
-    """Flag > TESTRUN_REPORT > ini; a TESTRUN_REPORT that is not a yes or no is kept in ``problems`` and means no."""
-    if config.getoption("testrun_report"):
+def is_enabled(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError], name: str = "report"
+               ) -> bool:
+    """``--testrun-<name>`` > TESTRUN_<NAME> > ini ``testrun_<name>``; a variable that is not a yes or no is kept in
+    ``problems`` and means no."""
+    if config.getoption(f"testrun_{name}"):
         return True
-    raw = env.get("TESTRUN_REPORT", "")
+    variable = f"TESTRUN_{name.upper()}"
+    raw = env.get(variable, "")
     if raw != "":
         try:
             return parse_bool(raw)
         except ValueError as error:
-            problems["report"] = ConfigError(f"environment variable TESTRUN_REPORT={raw!r} {error}")
+            problems[name] = ConfigError(f"environment variable {variable}={raw!r} {error}")
             return False
-    return bool(_ini_bool(config, "testrun_report", "report", problems))
+    return bool(_ini_bool(config, f"testrun_{name}", name, problems))
 
 
 def _ini_bool(config: pytest.Config, ini: str, name: str, problems: dict[str, ConfigError]) -> bool | None:
@@ -89,10 +103,11 @@ def _ini_bool(config: pytest.Config, ini: str, name: str, problems: dict[str, Co
 def settings_from(config: pytest.Config, env: Mapping[str, str], problems: dict[str, ConfigError]) -> ClientSettings:
     """The settings; a value that cannot be used keeps its default and is kept in ``problems`` (never raised)."""
     flags: dict[str, Any] = {dest: config.getoption(f"testrun_{dest}") for _, dest, _, _ in OPTIONS}
-    flags["strict"] = config.getoption("testrun_strict")
     ini: dict[str, Any] = {dest: config.getini(ini) for _, dest, ini, _ in OPTIONS}
-    strict = _ini_bool(config, "testrun_strict", "strict", problems)
-    ini["strict"] = None if strict is None else str(strict)
+    for switch in ("strict", "quarantine"):
+        flags[switch] = config.getoption(f"testrun_{switch}")
+        value = _ini_bool(config, f"testrun_{switch}", switch, problems)
+        ini[switch] = None if value is None else str(value)
     return ClientSettings.resolve(flags=flags, env=env, ini=ini, flag_prefix="--testrun-", problems=problems)
 
 
@@ -103,21 +118,29 @@ def default_label() -> str:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     """A setting that cannot be used never stops the tests: it is a warning, unless strict mode asks otherwise."""
-    if hasattr(config, "workerinput"):
-        return
     env = os.environ
     problems: dict[str, ConfigError] = {}
-    enabled = is_enabled(config, env, problems)
-    if not enabled and not problems:
+    worker = hasattr(config, "workerinput")
+    enabled = not worker and is_enabled(config, env, problems)
+    gated = is_enabled(config, env, problems, "quarantine")
+    if worker:
+        # an xdist worker stops at --maxfail on its own count, so it takes quarantined failures out of it too
+        if gated and config.getvalue("maxfail"):
+            _register_gate(config, settings_from(config, env, {}), controller=False)
+        return
+    if not enabled and not gated and not problems:
         return
     settings = settings_from(config, env, problems)
     if problems and settings.strict:
         said = "; ".join(str(problem) for problem in problems.values())
         raise pytest.UsageError(f"testrun: {said} (strict mode stops here; without it this is a warning and the tests run)")
+    if gated:
+        _register_gate(config, settings, controller=True)
     if not enabled:
-        notice = Notice([f"{problems['report']}: not reporting this session"])
-        config.stash[notice_key] = notice
-        config.pluginmanager.register(notice, "testrun-notice")
+        if "report" in problems:
+            notice = Notice([f"{problems['report']}: not reporting this session"])
+            config.stash[notice_key] = notice
+            config.pluginmanager.register(notice, "testrun-notice")
         return
     from junit_uploader.ci import detect_ci
 
@@ -128,6 +151,14 @@ def pytest_configure(config: pytest.Config) -> None:
     reporter = TestrunReporter(settings, ci=ci, label=default_label(), problems=problems)
     config.stash[reporter_key] = reporter
     config.pluginmanager.register(reporter, "testrun-reporter")
+
+
+def _register_gate(config: pytest.Config, settings: ClientSettings, *, controller: bool) -> None:
+    from .gate import QuarantineGate
+
+    gate = QuarantineGate(settings, controller=controller)
+    config.stash[gate_key] = gate
+    config.pluginmanager.register(gate, "testrun-quarantine")
 
 
 class Notice:
@@ -150,3 +181,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if notice is not None:
         del config.stash[notice_key]
         config.pluginmanager.unregister(notice)
+    gate = config.stash.get(gate_key, None)
+    if gate is not None:
+        del config.stash[gate_key]
+        config.pluginmanager.unregister(gate)
