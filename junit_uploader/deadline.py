@@ -126,7 +126,8 @@ def _watched_connection(cls: type) -> type:
 def _watched_pool(cls: type) -> type:
     if getattr(cls, "_deadline_watched", False):
         return cls
-    return type(cls.__name__, (cls,), {"ConnectionCls": _watched_connection(cls.ConnectionCls), "_deadline_watched": True})
+    connection_cls: type = getattr(cls, "ConnectionCls")  # urllib3's pool classes name their connection class
+    return type(cls.__name__, (cls,), {"ConnectionCls": _watched_connection(connection_cls), "_deadline_watched": True})
 
 
 def _watch(manager: Any) -> Any:
