@@ -94,6 +94,13 @@ class RunConflict(CollectorError):
         return {**super().body(), "run_id": self.run_id, "hint": self.HINT}
 
 
+class UploadConflict(CollectorError):
+    """An upload's batch or completion that does not fit what the upload holds; nothing was changed."""
+
+    status = 409
+    code = "upload_conflict"
+
+
 class PayloadTooLarge(CollectorError):
     status = 413
     code = "payload_too_large"

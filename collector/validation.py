@@ -80,14 +80,10 @@ def validate_run(data: Any, *, max_tests: int) -> RunPayload:
     errors = _Errors()
     tests: list[TestResult] = []
     counts = Counts()
+    header: RunPayload | None = None
     try:
-        run_id = _run_id(body.get("run_id"), errors)
-        started_at = _timestamp(body.get("started_at"), "started_at", errors)
-        duration_ms = _duration(body.get("duration_ms"), "duration_ms", errors)
-        status = _run_status(body.get("status"), errors)
-        ci = _metadata(body.get("ci"), "ci", errors)
-        vcs = _metadata(body.get("vcs"), "vcs", errors)
-        reporter = _metadata(body.get("reporter"), "reporter", errors)
+        header = _header(body, errors)
+        status = header.status
         valid_tests = _tests(body.get("tests"), max_tests, errors)
         if valid_tests is not None:
             tests, counts = valid_tests, count_tests(valid_tests)
@@ -95,7 +91,80 @@ def validate_run(data: Any, *, max_tests: int) -> RunPayload:
     except _TooManyErrors:
         pass
     errors.raise_if_any()
-    return _payload(run_id, status, started_at, duration_ms, ci, vcs, reporter, tests, counts)
+    assert header is not None
+    return _payload(header.run_id, status, header.started_at, header.duration_ms, header.ci, header.vcs,
+                    header.reporter, tests, counts)
+
+
+def _header(body: dict[str, Any], errors: _Errors) -> RunPayload:
+    """The run's own fields (everything but its tests), checked; the status as given (None when not)."""
+    run_id = _run_id(body.get("run_id"), errors)
+    started_at = _timestamp(body.get("started_at"), "started_at", errors)
+    duration_ms = _duration(body.get("duration_ms"), "duration_ms", errors)
+    status = _run_status(body.get("status"), errors)
+    ci = _metadata(body.get("ci"), "ci", errors)
+    vcs = _metadata(body.get("vcs"), "vcs", errors)
+    reporter = _metadata(body.get("reporter"), "reporter", errors)
+    return RunPayload(run_id, status, started_at, duration_ms, ci, vcs, reporter, [], Counts(), digest="")
+
+
+#: the most tests one batch of an upload may hold (a batch's tests are numbered from seq * BATCH_MAX_TESTS)
+BATCH_MAX_TESTS = 10_000
+
+
+def validate_batch(data: Any) -> list[TestResult]:
+    """Validate one batch of an upload, ``{"tests": [...]}``, by the rules of a run's tests."""
+    body = _require_object(data)
+    errors = _Errors()
+    tests: list[TestResult] | None = None
+    try:
+        if body.get("tests") is None:
+            errors.add("tests", "is required: the batch's tests")
+        else:
+            tests = _tests(body.get("tests"), BATCH_MAX_TESTS, errors)
+    except _TooManyErrors:
+        pass
+    errors.raise_if_any()
+    assert tests is not None
+    return tests
+
+
+def validate_upload_header(data: Any) -> tuple[RunPayload, int]:
+    """Validate the completion of an upload: the run's fields, without tests, and how many batches it sent."""
+    body = _require_object(data)
+    errors = _Errors()
+    batches = body.get("batches")
+    header: RunPayload | None = None
+    try:
+        header = _header(body, errors)
+        if body.get("tests") is not None:
+            errors.add("tests", "must be sent in batches, not with the completion")
+        problem = _integer_problem(batches, 0, SMALL_INT_MAX) if batches is not None else "is required"
+        if problem:
+            errors.add("batches", problem)
+    except _TooManyErrors:
+        pass
+    errors.raise_if_any()
+    assert header is not None
+    return header, int(batches or 0)
+
+
+def with_tests(header: RunPayload, tests: list[TestResult], *, max_tests: int) -> RunPayload:
+    """The whole run of an upload: its header's fields and the tests of all its batches, counted and digested
+    exactly as the same run sent in one body would be (so either way, a retry is a duplicate)."""
+    errors = _Errors()
+    if len(tests) > max_tests:
+        errors.add("tests", f"has {len(tests)} items, over the limit of {max_tests} tests per run")
+        errors.raise_if_any()
+    counts = count_tests(tests)
+    status = header.status
+    try:
+        status = _reconcile_status(header.status, header.status, counts, errors)
+    except _TooManyErrors:
+        pass
+    errors.raise_if_any()
+    return _payload(header.run_id, status, header.started_at, header.duration_ms, header.ci, header.vcs,
+                    header.reporter, tests, counts)
 
 
 def validate_minimal(data: Any) -> RunPayload:

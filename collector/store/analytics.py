@@ -107,7 +107,7 @@ class AnalyticsReads:
         return months
 
     def _runs_filter(self, project: Project, window: Window) -> tuple[str, list[Any]]:
-        where = "r.project_id = ? AND r.started_at >= {time}"
+        where = "r.project_id = ? AND r.started_at >= {time} AND NOT r.is_open"
         params: list[Any] = [project.id, window.since]
         if window.branch is not None:
             where += " AND r.branch = ?"
@@ -261,7 +261,7 @@ class AnalyticsReads:
         """The test's results, newest first by (run start, insertion order), a page at a time."""
         if limit < 1:
             raise BadRequest("limit must be at least 1")
-        where = "t.test_id = ? AND r.project_id = ?"
+        where = "t.test_id = ? AND r.project_id = ? AND NOT r.is_open"  # an upload still in progress is no result yet
         params: list[Any] = [test_id, project.id]
         if cursor is not None:
             where += " AND (r.started_at, r.id) < ({time}, ?)"

@@ -20,6 +20,7 @@ from ..model import (
     RunPayload,
     StoredRun,
     TestPage,
+    TestResult,
     TokenRecord,
     WebSession,
 )
@@ -166,6 +167,24 @@ class Store(AnalyticsReads, ABC):
         ``conflict``; nothing already stored is changed. Raise Unavailable when
         the database stays busy past its timeout.
         """
+
+    @abstractmethod
+    def open_upload(self, project: Project, now: str) -> str:
+        """Open an upload (a run sent in batches); its id."""
+
+    @abstractmethod
+    def add_batch(self, project: Project, upload_id: str, seq: int, tests: list[TestResult]) -> str:
+        """Store batch ``seq`` of an open upload: ``created``, or ``duplicate`` for the very same batch again.
+
+        NotFound for an unknown upload, UploadConflict for other tests under a taken number or a completed
+        upload, Invalid for a test id sent in an earlier batch.
+        """
+
+    @abstractmethod
+    def complete_upload(
+        self, project: Project, upload_id: str, header: RunPayload, batches: int, *, now: str, max_tests: int
+    ) -> InsertOutcome:
+        """Make an upload the run it holds, or answer as ``insert_run`` would for a run_id already stored."""
 
     @abstractmethod
     def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:

@@ -115,7 +115,7 @@ def _schema_version(conn: Connection) -> int:
 
 
 class PostgresStore(SQLStore):
-    LATEST_VERSION = 5
+    LATEST_VERSION = 6
     DIALECT = rollups.POSTGRESQL
     CLEAN_TREE = "coalesce(r.vcs->>'dirty', '') <> 'true'"
 
@@ -306,7 +306,7 @@ class PostgresStore(SQLStore):
         with self._transaction() as conn:
             inserted = conn.execute(_INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at))).fetchone()
             if inserted is not None:
-                self._copy_tests(conn, inserted["id"], run.tests)
+                self._insert_results(conn, inserted["id"], run.tests)
                 verdict = self.judge_new_run(conn, project, inserted["id"], run, started_at, received_at)
                 return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at, verdict))
             # A new statement, so a new snapshot: it sees the run whose insert we waited for.
@@ -316,13 +316,12 @@ class PostgresStore(SQLStore):
         stored = stored_run_from_row(row)
         return InsertOutcome("duplicate" if stored.digest == run.digest else "conflict", stored)
 
-    @staticmethod
-    def _copy_tests(conn: Connection, run_pk: int, tests: list[TestResult]) -> None:
+    def _insert_results(self, conn: Connection, run_pk: int, tests: list[TestResult], first_seq: int = 0) -> None:
         if not tests:
             return
         try:
             with conn.cursor().copy(_COPY_RESULTS) as copy:
-                for values in result_values(run_pk, tests):
+                for values in result_values(run_pk, tests, first_seq):
                     copy.write_row(values)  # flaky as 0/1 is valid boolean input
         except pg_errors.UniqueViolation as exc:
             repeated = repeated_test_id(tests)

@@ -103,7 +103,7 @@ def runs_page_filter(
     """
     if limit < 1:
         raise BadRequest("limit must be at least 1")
-    where = [f"project_id = {param}"]
+    where = [f"project_id = {param}", "NOT is_open"]
     params: list[Any] = [project.id]
     for column, value in (("branch", branch), ("status", status)):
         if value is not None:
@@ -220,8 +220,8 @@ def _verdict_of(row: Row) -> dict[str, Any] | None:
 
 
 # --- test results ---------------------------------------------------------------
-def result_values(run_pk: int, tests: list[TestResult]) -> list[tuple[Any, ...]]:
-    """``(run_pk, *RESULT_COLUMNS)`` per test; seq is the test's position in the payload."""
+def result_values(run_pk: int, tests: list[TestResult], first_seq: int = 0) -> list[tuple[Any, ...]]:
+    """``(run_pk, *RESULT_COLUMNS)`` per test; seq is the test's position in the payload (from ``first_seq``)."""
     return [
         (
             run_pk,
@@ -238,7 +238,7 @@ def result_values(run_pk: int, tests: list[TestResult]) -> list[tuple[Any, ...]]
             t.message,
             t.details,
         )
-        for seq, t in enumerate(tests)
+        for seq, t in enumerate(tests, first_seq)
     ]
 
 

@@ -150,7 +150,8 @@ ADD_FIRST_FAILURES_OF_RUN = f"""
     SELECT r.project_id, COALESCE(r.branch, ''), r.commit_sha, t.test_id,
            (SELECT COUNT(*) FROM runs s JOIN test_results p ON p.run_pk = s.id AND p.test_id = t.test_id
             WHERE s.project_id = r.project_id AND s.commit_sha = r.commit_sha
-              AND COALESCE(s.branch, '') = COALESCE(r.branch, '') AND s.id <> r.id AND p.status = 'passed'),
+              AND COALESCE(s.branch, '') = COALESCE(r.branch, '') AND s.id <> r.id AND p.status = 'passed'
+              {{closed}}),
            1, r.started_at, r.started_at, r.id
     {_OF_RUN} AND r.commit_sha IS NOT NULL AND {_FAILED}
       AND NOT EXISTS (SELECT 1 FROM test_commits c WHERE c.project_id = r.project_id
@@ -274,7 +275,7 @@ RESULTS_OF_RUNS = f"""
            {_BUCKET_OF_RESULT} AS bucket, t.status, t.duration_ms,
            t.attempts, t.flaky
     FROM runs r JOIN test_results t ON t.run_pk = r.id
-    WHERE r.id IN (@ids)
+    WHERE r.id IN (@ids) AND NOT r.is_open
 """
 
 
@@ -296,7 +297,9 @@ class RunKey:
         return cls(pk, project_id, started_at, run.vcs.get("branch"), run.vcs.get("commit"), retried)
 
 
-def add_run(cursor: Cursor, run: RunKey, dialect: Dialect, *, count_passes: bool = True) -> None:
+def add_run(
+    cursor: Cursor, run: RunKey, dialect: Dialect, *, count_passes: bool = True, uploads_exist: bool = True
+) -> None:
     """Roll up a run whose results were just inserted, in the same transaction.
 
     ``count_passes=False`` when rolling up every stored run at once: each
@@ -321,7 +324,9 @@ def add_run(cursor: Cursor, run: RunKey, dialect: Dialect, *, count_passes: bool
         cursor.execute(
             dialect.sql(ADD_REPEATED_FAILURES_OF_RUN), (at, at, at, at, at, run.pk, *_commit_key(run), run.pk)
         )
-        cursor.execute(dialect.sql(ADD_FIRST_FAILURES_OF_RUN), (run.pk,))
+        # runs still open (uploads in progress, schema 6 on) hold no results yet; before uploads, no run is open
+        closed = "AND NOT s.is_open" if uploads_exist else ""
+        cursor.execute(dialect.sql(ADD_FIRST_FAILURES_OF_RUN).replace("{closed}", closed), (run.pk,))
     if run.retried:
         cursor.execute(dialect.sql(ADD_FLAKY_OF_RUN), (run.pk,))
 
@@ -393,5 +398,6 @@ def results_of_runs_sql(count: int, dialect: Dialect) -> str:
 def roll_up_stored_runs(cursor: Cursor, runs: Iterable[Sequence[Any]], dialect: Dialect) -> None:
     """Roll up runs stored before the rollups existed: rows of STORED_RUNS."""
     for pk, project_id, started_at, branch, commit in runs:
-        add_run(cursor, RunKey(pk, project_id, started_at, branch, commit), dialect, count_passes=False)
+        add_run(cursor, RunKey(pk, project_id, started_at, branch, commit), dialect, count_passes=False,
+                uploads_exist=False)
     cursor.execute(LAST_AT_OF_COMMITS, ())

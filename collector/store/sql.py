@@ -46,6 +46,7 @@ from .records import (
     token_from_row,
     web_session_from_row,
 )
+from .uploads import UploadWrites
 from .verdicts import VerdictWrites
 
 RUN_COLUMNS = (
@@ -63,9 +64,9 @@ SELECT_RUNS = """
     FROM runs
 """
 #: one run, with its verdict (lists of runs leave the verdict out: it may be half a megabyte)
-SELECT_RUN = f"{SELECT_RUNS.replace('FROM runs', ', verdict FROM runs')} WHERE project_id = ? AND run_id = ?"
+SELECT_RUN = f"{SELECT_RUNS.replace('FROM runs', ', verdict FROM runs')} WHERE project_id = ? AND run_id = ? AND NOT is_open"
 SELECT_RESULTS = f"SELECT {', '.join(RESULT_COLUMNS[1:])} FROM test_results WHERE run_pk = ? ORDER BY seq"
-SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ?"
+SELECT_RUN_PK = "SELECT id FROM runs WHERE project_id = ? AND run_id = ? AND NOT is_open"
 SELECT_PROJECTS = (
     "SELECT p.id, o.name AS org, p.name, p.created_at, p.default_branch, p.auto_quarantine "
     "FROM projects p JOIN orgs o ON o.id = p.org_id"
@@ -89,7 +90,7 @@ def run_values(params: dict[str, Any]) -> tuple[Any, ...]:
     return tuple(params[column] for column in RUN_COLUMNS)
 
 
-class SQLStore(VerdictWrites, Store):
+class SQLStore(VerdictWrites, UploadWrites, Store):
     """The Store on an SQL database; a backend supplies connections and its driver's few differences."""
 
     DIALECT: rollups.Dialect
@@ -118,6 +119,10 @@ class SQLStore(VerdictWrites, Store):
     @abstractmethod
     def _cursor(self, conn: Any) -> rollups.Cursor:
         """Something with ``execute`` and ``executemany`` on ``conn``, for the rollups."""
+
+    @abstractmethod
+    def _insert_results(self, conn: Any, run_pk: int, tests: list[TestResult], first_seq: int = 0) -> None:
+        """Bulk-insert a run's results, numbered from ``first_seq``; Invalid for a test id repeated in them."""
 
     @abstractmethod
     def _violation(self, error: BaseException) -> str | None:
@@ -261,7 +266,7 @@ class SQLStore(VerdictWrites, Store):
     def _rebuild_every_default_branch(self, conn: Any) -> None:
         """The failing streaks of every project's default branch (the migration that added them)."""
         for project_id, branch in self._tuples(conn, "SELECT id, default_branch FROM projects ORDER BY id", ()):
-            self.rebuild_default_failures(conn, project_id, branch)
+            self.rebuild_default_failures(conn, project_id, branch, uploads_exist=False)
 
     def get_run(self, project: Project, run_id: str, *, with_tests: bool = True) -> StoredRun:
         with self._reading() as conn:

@@ -144,7 +144,7 @@ class _PendingRun:
 
 
 class SQLiteStore(SQLStore):
-    LATEST_VERSION = 5
+    LATEST_VERSION = 6
     CLEAN_TREE = "coalesce(json_extract(r.vcs, '$.dirty'), 0) IS NOT 1"
 
     def __init__(self, path: str, *, busy_timeout_s: float = 5.0, create: bool = True) -> None:
@@ -394,16 +394,15 @@ class SQLiteStore(SQLStore):
         started_at = run.started_at or received_at
         run_pk = self._insert_id(conn, INSERT_RUN, run_values(run_params(project.id, run, started_at, received_at)))
         if run_pk is not None:
-            self._insert_tests(conn, run_pk, run.tests)
+            self._insert_results(conn, run_pk, run.tests)
             verdict = self.judge_new_run(conn, project, run_pk, run, started_at, received_at)
             return InsertOutcome("created", stored_run_from_payload(run, started_at, received_at, verdict))
         stored = stored_run_from_row(conn.execute(SELECT_RUN, (project.id, run.run_id)).fetchone())
         return InsertOutcome("duplicate" if stored.digest == run.digest else "conflict", stored)
 
-    @staticmethod
-    def _insert_tests(conn: sqlite3.Connection, run_pk: int, tests: list[TestResult]) -> None:
+    def _insert_results(self, conn: sqlite3.Connection, run_pk: int, tests: list[TestResult], first_seq: int = 0) -> None:
         try:
-            conn.executemany(_INSERT_RESULTS, result_values(run_pk, tests))
+            conn.executemany(_INSERT_RESULTS, result_values(run_pk, tests, first_seq))
         except sqlite3.IntegrityError as exc:
             repeated = repeated_test_id(tests)
             if repeated is None:

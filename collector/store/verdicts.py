@@ -74,7 +74,7 @@ FORGET_STREAKS = "DELETE FROM default_failures WHERE project_id = ?"
 REBUILD_STREAKS = f"""
     WITH runs_on AS (
         SELECT r.id, r.run_id, r.started_at, r.commit_sha FROM runs r
-        WHERE r.project_id = ? AND r.branch = ? AND {{clean_tree}}
+        WHERE r.project_id = ? AND r.branch = ? AND {{clean_tree}} {{closed}}
     ),
     latest AS (
         SELECT t.test_id,
@@ -173,10 +173,15 @@ class VerdictWrites(QuarantineWrites):
             )
         cursor.execute(self.DIALECT.sql(END_STREAKS), (project.id, run_pk))
 
-    def rebuild_default_failures(self, conn: Any, project_id: int, branch: str) -> None:
-        """Every test's failing streak on ``branch``, from the stored runs (a branch changed, or a migration)."""
+    def rebuild_default_failures(self, conn: Any, project_id: int, branch: str, *, uploads_exist: bool = True) -> None:
+        """Every test's failing streak on ``branch``, from the stored runs (a branch changed, or a migration:
+        before schema 6, ``uploads_exist`` False, runs have no open state to leave out)."""
         cursor = self._cursor(conn)
         rollups.take_turns(cursor, self.DIALECT, f"default_failures\n{project_id}")
         cursor.execute(self.DIALECT.sql(FORGET_STREAKS), (project_id,))
-        rebuild = self.DIALECT.sql(REBUILD_STREAKS).replace("{clean_tree}", self.CLEAN_TREE)
+        rebuild = (
+            self.DIALECT.sql(REBUILD_STREAKS)
+            .replace("{clean_tree}", self.CLEAN_TREE)
+            .replace("{closed}", "AND NOT r.is_open" if uploads_exist else "")
+        )
         cursor.execute(rebuild, (project_id, branch, project_id))

@@ -33,15 +33,15 @@ def test_a_new_database_is_at_version_zero_and_fails_the_schema_check(new_store:
 def test_migrate_brings_an_empty_database_to_the_latest_version(new_store: Callable[..., Store]) -> None:
     store = new_store()
 
-    assert store.migrate() == [1, 2, 3, 4, 5]
-    assert store.schema_version() == store.LATEST_VERSION == 5
+    assert store.migrate() == [1, 2, 3, 4, 5, 6]
+    assert store.schema_version() == store.LATEST_VERSION == 6
     store.check_schema()
 
 
 def test_migrating_again_applies_nothing(store: Store, new_store: Callable[..., Store]) -> None:
     assert store.migrate() == []
     assert new_store().migrate() == []
-    assert store.schema_version() == 5
+    assert store.schema_version() == 6
 
 
 def test_two_stores_migrating_at_once_apply_each_migration_once(new_store: Callable[..., Store]) -> None:
@@ -59,8 +59,8 @@ def test_two_stores_migrating_at_once_apply_each_migration_once(new_store: Calla
     for thread in threads:
         thread.join()
 
-    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4, 5]  # each once, by either store
-    assert stores[0].schema_version() == 5
+    assert sorted(version for versions in applied for version in versions) == [1, 2, 3, 4, 5, 6]  # each once, by either store
+    assert stores[0].schema_version() == 6
 
 
 # --- orgs and projects --------------------------------------------------------------

@@ -269,6 +269,10 @@ def test_a_late_run_in_a_closed_month_and_pruning_keep_the_month_rows_exact(
 
 #: what the migrations after 0001 add, undone newest first
 UNDO_AFTER_VERSION_1 = (
+    "DROP TABLE upload_batches",
+    "DROP INDEX runs_upload_id",
+    "ALTER TABLE runs DROP COLUMN upload_id",
+    "ALTER TABLE runs DROP COLUMN is_open",
     "DROP TABLE quarantine_events",
     "DROP TABLE quarantine",
     "ALTER TABLE tokens DROP COLUMN name",
