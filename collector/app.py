@@ -110,7 +110,7 @@ def _render_router_error(error: bottle.HTTPError) -> str:
 
 def create_app(settings: Settings, *, store: Store | None = None, metrics: Metrics | None = None) -> CollectorApp:
     from . import web
-    from .api import admin, analytics, ops, quarantine, runs
+    from .api import admin, analytics, ops, quarantine, runs, uploads
 
     store = store if store is not None else open_store(settings.db, **settings.store_options())
     metrics = metrics if metrics is not None else Metrics()
@@ -122,6 +122,7 @@ def create_app(settings: Settings, *, store: Store | None = None, metrics: Metri
     for code in (404, 405, 500):
         app.error_handler[code] = _render_router_error
     runs.register(app, state)
+    uploads.register(app, state)
     analytics.register(app, state)
     quarantine.register(app, state)
     web.register(app, store=store, auth=state.auth, settings=settings, draining=state.draining)

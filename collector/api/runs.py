@@ -84,33 +84,38 @@ def page_limit(raw: str | None) -> int:
     return bounded_int("limit", raw, DEFAULT_PAGE, MAX_PAGE)
 
 
+def stored_answer(state: Any, result: InsertOutcome) -> dict[str, Any]:
+    """The answer to a run stored (201), found stored already (200 duplicate), or refused as a conflict (409),
+    however it was sent: whole, or in batches."""
+    context = request_context(bottle.request.environ)
+    context.update(run_id=result.run.run_id, outcome=result.outcome)
+    state.metrics.runs.labels(outcome=result.outcome).inc()
+    stored = result.run
+    if result.outcome == "conflict":
+        raise RunConflict(stored.run_id)
+    if result.outcome == "created":
+        state.metrics.tests_ingested.inc(stored.counts.total)
+        bottle.response.status = 201
+        bottle.response.set_header("Location", run_url(stored.run_id))
+    return {
+        "run_id": stored.run_id,
+        "status": stored.status,
+        "duplicate": result.outcome == "duplicate",
+        "counts": stored.counts.as_dict(),
+        "url": run_url(stored.run_id),
+        "web_url": web_url(state.settings.public_url, stored.run_id),
+        "received_at": stored.received_at,
+        "verdict": stored.verdict,
+    }
+
+
 def register(app: bottle.Bottle, state: Any) -> None:
     settings = state.settings
     max_values = max_run_values(settings.max_tests_per_run)
 
     def accept(project: Project, run: RunPayload) -> dict[str, Any]:
-        context = request_context(bottle.request.environ)
-        context.update(project=project.slug, run_id=run.run_id)
-        result: InsertOutcome = state.store.insert_run(project, run, utc_now())
-        context["outcome"] = result.outcome
-        state.metrics.runs.labels(outcome=result.outcome).inc()
-        if result.outcome == "conflict":
-            raise RunConflict(run.run_id)
-        if result.outcome == "created":
-            state.metrics.tests_ingested.inc(run.counts.total)
-            bottle.response.status = 201
-            bottle.response.set_header("Location", run_url(run.run_id))
-        stored = result.run
-        return {
-            "run_id": stored.run_id,
-            "status": stored.status,
-            "duplicate": result.outcome == "duplicate",
-            "counts": stored.counts.as_dict(),
-            "url": run_url(stored.run_id),
-            "web_url": web_url(settings.public_url, stored.run_id),
-            "received_at": stored.received_at,
-            "verdict": stored.verdict,
-        }
+        request_context(bottle.request.environ).update(project=project.slug, run_id=run.run_id)
+        return stored_answer(state, state.store.insert_run(project, run, utc_now()))
 
     @app.post("/api/v1/runs")
     def post_run() -> dict[str, Any]:

@@ -54,6 +54,7 @@ DEFAULT_EXAMPLES = 75
 ADMIN_PATHS = ("/orgs", "/projects", "/tokens", "/tokens/{token_id}")
 OPERATIONS = [
     "POST /api/v1/runs", "GET /api/v1/runs", "GET /api/v1/runs/{run_id}", "POST /ingest",
+    "POST /api/v1/uploads", "PUT /api/v1/uploads/{upload_id}/batches/{seq}", "POST /api/v1/uploads/{upload_id}/complete",
     "GET /api/v1/analytics/summary", "GET /api/v1/analytics/flaky", "GET /api/v1/analytics/slowest",
     "GET /api/v1/analytics/failing", "GET /api/v1/tests/history",
     "GET /api/v1/quarantine", "POST /api/v1/quarantine", "DELETE /api/v1/quarantine",
