@@ -37,13 +37,14 @@ from requests.auth import AuthBase
 from tenacity import RetryCallState, Retrying, retry_if_exception_type
 
 from .deadline import READING, Deadline, DeadlineAdapter
-from .errors import ConfigError, PlainHTTPCollector, Rejected, Unreachable
+from .errors import ConfigError, PlainHTTPCollector, Rejected, Unreachable, UploadIncomplete
 from .summary import well_formed_verdict
 
 log = logging.getLogger("testrun.client")
 
 RUNS_PATH = "/api/v1/runs"
 QUARANTINE_PATH = "/api/v1/quarantine"
+UPLOADS_PATH = "/api/v1/uploads"
 GZIP_ABOVE_BYTES = 8 * 1024
 #: zlib's own default: packaging's 26,948-test run (10 MB) compresses in ~60 ms instead of level 9's ~120 ms,
 #: to 284 KB instead of 269 KB; the session waits for this, a network hardly notices the difference
@@ -168,6 +169,23 @@ class CollectorClient:
     def post_run(self, payload: bytes) -> Accepted:
         """POST the run's JSON bytes; the very same (possibly gzipped) bytes are sent on every attempt."""
         result: Accepted = _Upload(self, payload).run()
+        return result
+
+    def open_upload(self) -> str:
+        """Open an upload (a run sent in batches while the tests run); its path on the collector.
+
+        Rejected with status 404 (and no retry) when the collector is older than uploads.
+        """
+        result: str = _UploadOpen(self).run()
+        return result
+
+    def put_batch(self, upload: str, seq: int, batch: bytes) -> None:
+        """PUT batch ``seq`` (``{"tests": [...]}`` JSON bytes) of the upload; a retry of a stored batch is fine."""
+        _BatchPut(self, upload, seq, batch).run()
+
+    def complete_upload(self, upload: str, header: bytes) -> Accepted:
+        """Complete the upload with the run's own fields and its number of batches; answered as ``post_run``."""
+        result: Accepted = _UploadComplete(self, upload, header).run()
         return result
 
     def get_quarantine(self) -> Any:
@@ -385,6 +403,60 @@ class _Upload(_Exchange):
             verdict=well_formed_verdict(body.get("verdict")),
             web_url=_web_url(body.get("web_url")),
         )
+
+
+class _UploadOpen(_Exchange):
+    """One ``open_upload`` call."""
+
+    method = "POST"
+    path = UPLOADS_PATH
+    doing = "open an upload on"
+    sending = SENDING_REQUEST
+
+    def __init__(self, client: CollectorClient) -> None:
+        super().__init__(client, None, _request_headers(client.user_agent))
+
+    def _answer(self, response: requests.Response, body: bytes) -> str:
+        answer = _json_or_none(body)
+        if response.status_code == 201 and isinstance(answer, dict) and _is_upload_path(answer.get("url")):
+            return str(answer["url"])
+        if response.status_code == 201:
+            raise Rejected(201, NOT_A_COLLECTOR.format(base_url=self.client.base_url, status=201))
+        self._refused(response, body)
+
+
+class _BatchPut(_Exchange):
+    """One ``put_batch`` call: the very same bytes on every attempt."""
+
+    method = "PUT"
+    doing = "send a batch to"
+
+    def __init__(self, client: CollectorClient, upload: str, seq: int, batch: bytes) -> None:
+        super().__init__(client, *_encode(batch, client.user_agent))
+        self.path = f"{upload}/batches/{seq}"
+        self.batch = batch
+
+    def _answer(self, response: requests.Response, body: bytes) -> None:
+        if response.status_code not in (200, 201):
+            self._refused(response, body, self.batch)
+
+
+class _UploadComplete(_Upload):
+    """One ``complete_upload`` call: answered as a run's POST."""
+
+    doing = "complete the upload on"
+
+    def __init__(self, client: CollectorClient, upload: str, header: bytes) -> None:
+        super().__init__(client, header)
+        self.path = f"{upload}/complete"
+
+    def _answer(self, response: requests.Response, body: bytes) -> Accepted:
+        answer = _json_or_none(body)
+        if response.status_code in (404, 409) and isinstance(answer, dict) and answer.get("error") in (
+            "not_found", "upload_conflict"
+        ):
+            raise UploadIncomplete(self.client._scrub(_one_line(str(answer.get("message") or "upload not complete"))))
+        return super()._answer(response, body)
 
 
 class _ListFetch(_Exchange):
@@ -645,6 +717,12 @@ def _web_url(value: Any) -> str | None:
     if isinstance(value, str) and value.startswith(("http://", "https://")) and len(value) <= 4096 and value.isprintable():
         return value
     return None
+
+
+def _is_upload_path(value: Any) -> bool:
+    """A path under the collector's uploads, and nothing that could lead the token elsewhere."""
+    return (isinstance(value, str) and value.startswith(UPLOADS_PATH + "/") and len(value) <= 200
+            and all(ch.isalnum() or ch in "/-_%." for ch in value) and ".." not in value)
 
 
 def _absolute(base_url: str, url: str) -> str:

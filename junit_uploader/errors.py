@@ -45,6 +45,10 @@ class PlainHTTPCollector(Unreachable):
     """An https:// URL met a server that answers in plain HTTP: a retry cannot fix the URL, so none is made."""
 
 
+class UploadIncomplete(UploadError):
+    """The collector holds the upload's batches but not all of them: the run is sent whole instead."""
+
+
 class MalformedList(UploadError):
     """The collector's quarantine list is not in the shape of one: it counts as not fetched."""
 

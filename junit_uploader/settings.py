@@ -55,6 +55,16 @@ def parse_url(value: str) -> str:
     return url
 
 
+def parse_batch_tests(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if not 0 <= number <= 100_000:
+        raise ValueError("must be a whole number of tests from 0 (send the run whole, at the end) to 100,000")
+    return number
+
+
 def _is_true(value: str) -> bool:
     """GitHub sets GITHUB_ACTIONS=true; anything else is not GitHub Actions."""
     return value.strip().lower() == "true"
@@ -84,6 +94,8 @@ class ClientSettings:
     annotate: bool = False
     #: quarantined tests' failures do not fail the job (the project's list is fetched from the collector)
     quarantine: bool = False
+    #: the pytest plugin sends results in batches of this many while the session runs (0: all at the end)
+    batch_tests: int = 2000
 
     @classmethod
     def resolve(
@@ -140,6 +152,7 @@ FLAG_NAMES = {
     "step_summary": "step-summary",
     "annotate": "annotate",
     "quarantine": "quarantine",
+    "batch_tests": "batch-tests",
 }
 
 ENV_NAMES = {
@@ -157,6 +170,7 @@ ENV_NAMES = {
     "step_summary": "GITHUB_STEP_SUMMARY",
     "annotate": "GITHUB_ACTIONS",
     "quarantine": "TESTRUN_QUARANTINE",
+    "batch_tests": "TESTRUN_BATCH_TESTS",
 }
 
 _CONVERTERS: dict[str, Callable[[str], Any]] = {
@@ -174,6 +188,7 @@ _CONVERTERS: dict[str, Callable[[str], Any]] = {
     "step_summary": Path,
     "annotate": _is_true,
     "quarantine": parse_bool,
+    "batch_tests": parse_batch_tests,
 }
 
 

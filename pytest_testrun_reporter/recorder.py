@@ -25,6 +25,7 @@ formatted only for tests that failed.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pytest import TestReport
@@ -34,8 +35,21 @@ from junit_uploader.payload import DETAILS_MAX, MESSAGE_MAX, capped
 from .subtest_ids import describe_subtest, worker_params
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def first_line(text: str) -> str:
     return text.strip().split("\n", 1)[0]
+
+
+def without_addresses(text: str) -> str:
+    """``text`` with ``<Foo object at 0x7f...>`` written ``<Foo object>``.
+
+    A failure that shows an object's default repr would otherwise differ on
+    every run, and the same session sent again would be a conflict instead of
+    a duplicate.
+    """
+    return _ADDRESS.sub(">", text) if " at 0x" in text else text
 
 
 class _Result:
@@ -64,8 +78,8 @@ class _Result:
             "duration_ms": round(self.duration * 1000, 3),
             "attempts": self.reruns + 1,
             "flaky": self.reruns > 0 and status == "passed",
-            "message": None if self.message is None else capped(self.message, MESSAGE_MAX),
-            "details": None if self.details is None else capped(self.details, DETAILS_MAX),
+            "message": None if self.message is None else capped(without_addresses(self.message), MESSAGE_MAX),
+            "details": None if self.details is None else capped(without_addresses(self.details), DETAILS_MAX),
         }
 
 
@@ -94,6 +108,11 @@ class Recorder:
     def __init__(self) -> None:
         self._results: dict[str, _Result] = {}
         self._subtest_counts: dict[str, int] = {}
+        #: each test's subtest results, by the test's node id
+        self._subtests: dict[str, list[str]] = {}
+        #: results already handed out as final (take_finished): a later report of one means it was not final
+        self._taken: set[str] = set()
+        self.changed_after_taken = False
 
     def __len__(self) -> int:
         return len(self._results)
@@ -112,6 +131,8 @@ class Recorder:
         result = self._results.get(nodeid)
         if result is None:
             result = self._results[nodeid] = _Result(nodeid, report.location)
+        elif self._taken and nodeid in self._taken:
+            self.changed_after_taken = True
         result.duration += report.duration or 0.0
         outcome = report.outcome
         when = report.when
@@ -143,6 +164,23 @@ class Recorder:
     def results(self) -> list[dict[str, Any]]:
         """Finished tests only: one interrupted mid-way (Ctrl-C, ``-x``) has no outcome to report."""
         return [result.as_payload() for result in self._results.values() if result.status is not None]
+
+    def take_finished(self, nodeid: str) -> list[dict[str, Any]]:
+        """The results of a test pytest has finished with (``pytest_runtest_logfinish``), its subtests' too,
+        each handed out once; they are also still in :meth:`results`."""
+        keys = [nodeid, *self._subtests.get(nodeid, ())]
+        finished = []
+        for key in keys:
+            result = self._results.get(key)
+            if result is not None and result.status is not None and key not in self._taken:
+                self._taken.add(key)
+                finished.append(result.as_payload())
+        return finished
+
+    def not_taken(self) -> list[dict[str, Any]]:
+        """The results not handed out by :meth:`take_finished` (collection errors, an interrupted session)."""
+        return [result.as_payload() for key, result in self._results.items()
+                if result.status is not None and key not in self._taken]
 
     @staticmethod
     def _read_call(result: _Result, report: Any) -> None:
@@ -183,6 +221,7 @@ class Recorder:
         seen = self._subtest_counts.get(base, 0) + 1
         self._subtest_counts[base] = seen
         nodeid = base if seen == 1 else f"{base} #{seen}"
+        self._subtests.setdefault(report.nodeid, []).append(nodeid)
         result = self._results[nodeid] = _Result(nodeid, report.location)
         result.duration = report.duration or 0.0
         self._read_call(result, report)

@@ -18,6 +18,7 @@ from junit_uploader.payload import build_payload, encode_payload, summarize
 from junit_uploader.settings import ClientSettings
 
 from . import __version__
+from .batches import Batches
 from .recorder import Recorder
 
 REPORTER = {"name": "pytest-testrun-reporter", "version": __version__}
@@ -47,6 +48,12 @@ class TestrunReporter:
         #: GitHub workflow commands, printed at the end of the terminal summary (stdout)
         self.annotations: list[str] = []
         self.failed_strictly = False
+        #: results sent while the session runs; None sends the whole run at the end
+        self.batches = (
+            Batches(settings, user_agent=USER_AGENT, batch_tests=settings.batch_tests)
+            if settings.url and settings.token and settings.batch_tests and "url" not in self.problems
+            else None
+        )
         for name, problem in self.problems.items():
             if name != "url":
                 self._say("warning", f"{problem}; using the default, {_shown(getattr(settings, name))}")
@@ -58,6 +65,13 @@ class TestrunReporter:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         self.recorder.add_collect_report(report)
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        """pytest is done with the test (reruns included): its results may go out in the next batch."""
+        if self.batches is not None:
+            if self.recorder.changed_after_taken:
+                self.batches.give_up("a test was reported again after its result was sent")
+            self.batches.add(self.recorder.take_finished(nodeid))
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Report the session; nothing that goes wrong here changes pytest's exit status unless strict."""
@@ -77,8 +91,8 @@ class TestrunReporter:
             started_at=self.started_at.isoformat().replace("+00:00", "Z"),
             duration_ms=round((time.monotonic() - self.started) * 1000, 3),
         )
-        data = encode_payload(payload)
         summary = summarize(payload)
+        data = encode_payload(payload) if self._whole_run_needed() else b""
         if self.settings.output and not self._write_output(data):
             self._fail(session, f"could not write the payload to {self.settings.output}")
         delivery: Delivery | None
@@ -92,11 +106,27 @@ class TestrunReporter:
                 self._say("warning", "not uploaded: no collector URL (set TESTRUN_URL or --testrun-url)")
         else:
             try:
-                delivery = deliver(self.settings, data, run_id, user_agent=USER_AGENT)
+                delivery = self._deliver(payload, data, run_id)
             except KeyboardInterrupt:
+                data = data or encode_payload(payload)
                 delivery = save_for_later(self.settings, data, run_id, UploadError("interrupted while uploading"))
             self._report(delivery, summary, run_id, session)
         self._tell_the_job(report_to_job(self.settings, payload["tests"], delivery, run_id))
+
+    def _whole_run_needed(self) -> bool:
+        """Whether the run must be encoded whole now: for --testrun-output, or no batches went out."""
+        return bool(self.settings.output) or self.batches is None or self.batches.sent == 0 or "url" in self.problems
+
+    def _deliver(self, payload: dict[str, Any], data: bytes, run_id: str) -> Delivery:
+        """Complete the upload the batches went to; else (or when that fails) send the run whole."""
+        if self.batches is not None:
+            if self.recorder.changed_after_taken:
+                self.batches.give_up("a test was reported again after its result was sent")
+            header = {key: value for key, value in payload.items() if key != "tests"}
+            accepted = self.batches.finish(self.recorder.not_taken(), header)
+            if accepted is not None:
+                return Delivery(accepted=accepted)
+        return deliver(self.settings, data or encode_payload(payload), run_id, user_agent=USER_AGENT)
 
     def _tell_the_job(self, report: JobReport) -> None:
         for line in report.lines:

@@ -124,6 +124,28 @@ def test_messages_reasons_locations_and_details_are_recorded(
     assert tests["test_outcomes.py::test_passes"]["details"] is None
 
 
+def test_a_failure_that_shows_an_objects_default_repr_reads_the_same_on_every_run(
+    pytester: pytest.Pytester, payload_of: Callable[..., Any]
+) -> None:
+    pytester.makepyfile(
+        test_widget="""
+        class Widget:
+            pass
+
+        def test_widget():
+            assert Widget() is None, "not a widget: %r" % (lambda: 1)
+        """
+    )
+
+    _, first = payload_of()
+    _, again = payload_of()
+
+    [failed] = first["tests"]
+    assert "<test_widget.Widget object>" in failed["details"] and " at 0x" not in failed["details"]
+    assert failed["message"].startswith("AssertionError: not a widget: <function test_widget.<locals>.<lambda>>")
+    assert (failed["message"], failed["details"]) == (again["tests"][0]["message"], again["tests"][0]["details"])
+
+
 def test_durations_are_summed_over_setup_call_and_teardown(
     pytester: pytest.Pytester, payload_of: Callable[..., Any]
 ) -> None:
