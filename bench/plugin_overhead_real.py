@@ -292,6 +292,10 @@ def time_inside(suite: Suite, root: Path, workdir: Path, envs: dict[str, dict[st
     return dict(json.loads(timings.read_text().splitlines()[-1]))
 
 
+#: the requests whose answer a session's end waits for: a run sent whole, or the completion of one sent in batches
+STORING_ROUTES = ("/api/v1/runs", "/api/v1/uploads/<upload_id>/complete")
+
+
 def collector_seconds(log: Path) -> dict[str, list[float]]:
     """Per suite, the collector's own time for each upload that it stored, from its request log."""
     handled: dict[str, list[float]] = {}
@@ -301,7 +305,7 @@ def collector_seconds(log: Path) -> dict[str, list[float]]:
         except ValueError:
             continue
         run_id = str(record.get("run_id") or "")
-        if record.get("route") == "/api/v1/runs" and record.get("status") == 201 and run_id.startswith("bench-"):
+        if record.get("route") in STORING_ROUTES and record.get("status") == 201 and run_id.startswith("bench-"):
             suite = run_id.split("-")[1]
             handled.setdefault(suite, []).append(float(record["duration_ms"]) / 1000)
     return handled

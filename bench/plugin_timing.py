@@ -34,6 +34,9 @@ TIMED: tuple[tuple[Any, str, str], ...] = (
     (reporter.Recorder, "results", "results"),
     (reporter, "encode_payload", "JSON encode"),
     (reporter, "deliver", "upload"),
+    (reporter.TestrunReporter, "pytest_runtest_logfinish", "batching hook"),
+    (reporter.Batches, "finish", "last batch and completion"),
+    (reporter.Batches, "_flush", "batch encode"),
     (gzip, "compress", "gzip"),
 )
 

@@ -55,13 +55,17 @@ def parse_url(value: str) -> str:
     return url
 
 
+#: the most tests a collector takes in one batch
+BATCH_TESTS_MAX = 10_000
+
+
 def parse_batch_tests(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
         number = -1
-    if not 0 <= number <= 100_000:
-        raise ValueError("must be a whole number of tests from 0 (send the run whole, at the end) to 100,000")
+    if not 0 <= number <= BATCH_TESTS_MAX:
+        raise ValueError("must be a whole number of tests from 0 (send the run whole, at the end) to 10,000")
     return number
 
 

@@ -50,8 +50,8 @@ class Batches:
         if self.problem is not None or not tests:
             return
         self.pending.extend(tests)
-        if len(self.pending) >= self.batch_tests:
-            self._flush()
+        while len(self.pending) >= self.batch_tests:
+            self._flush(self.batch_tests)
 
     def give_up(self, why: str) -> None:
         """Stop sending: the run will go whole, at the end."""
@@ -65,7 +65,7 @@ class Batches:
             return None
         self.add(rest)
         if self.pending:
-            self._flush()
+            self._flush(len(self.pending))
         self._queue.put(None)
         self._thread.join(self.settings.max_total_s)
         if self._thread.is_alive():
@@ -80,9 +80,10 @@ class Batches:
             self.give_up(str(error))
         return None
 
-    def _flush(self) -> None:
-        batch = json.dumps({"tests": self.pending}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        self.pending = []
+    def _flush(self, count: int) -> None:
+        """Queue the first ``count`` pending results as the next batch (a test's many subtests may fill several)."""
+        tests, self.pending = self.pending[:count], self.pending[count:]
+        batch = json.dumps({"tests": tests}, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
         self._queue.put((self.sent, batch))
         self.sent += 1
         if self._thread is None:

@@ -165,17 +165,22 @@ class Recorder:
         """Finished tests only: one interrupted mid-way (Ctrl-C, ``-x``) has no outcome to report."""
         return [result.as_payload() for result in self._results.values() if result.status is not None]
 
-    def take_finished(self, nodeid: str) -> list[dict[str, Any]]:
-        """The results of a test pytest has finished with (``pytest_runtest_logfinish``), its subtests' too,
+    def take_finished(self, nodeids: list[str]) -> list[dict[str, Any]]:
+        """The results of tests pytest has finished with (``pytest_runtest_logfinish``), their subtests' too,
         each handed out once; they are also still in :meth:`results`."""
-        keys = [nodeid, *self._subtests.get(nodeid, ())]
+        results, subtests, taken = self._results, self._subtests, self._taken
         finished = []
-        for key in keys:
-            result = self._results.get(key)
-            if result is not None and result.status is not None and key not in self._taken:
-                self._taken.add(key)
-                finished.append(result.as_payload())
+        for nodeid in nodeids:
+            for key in (nodeid, *subtests.get(nodeid, ())):
+                result = results.get(key)
+                if result is not None and result.status is not None and key not in taken:
+                    taken.add(key)
+                    finished.append(result.as_payload())
         return finished
+
+    def not_taken_count(self) -> int:
+        """How many results (subtests included) :meth:`take_finished` has not handed out."""
+        return len(self._results) - len(self._taken)
 
     def not_taken(self) -> list[dict[str, Any]]:
         """The results not handed out by :meth:`take_finished` (collection errors, an interrupted session)."""

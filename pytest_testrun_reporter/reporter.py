@@ -54,6 +54,8 @@ class TestrunReporter:
             if settings.url and settings.token and settings.batch_tests and "url" not in self.problems
             else None
         )
+        #: node ids of tests pytest finished with whose results are not handed to the batches yet
+        self.finished: list[str] = []
         for name, problem in self.problems.items():
             if name != "url":
                 self._say("warning", f"{problem}; using the default, {_shown(getattr(settings, name))}")
@@ -69,9 +71,17 @@ class TestrunReporter:
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
         """pytest is done with the test (reruns included): its results may go out in the next batch."""
         if self.batches is not None:
-            if self.recorder.changed_after_taken:
-                self.batches.give_up("a test was reported again after its result was sent")
-            self.batches.add(self.recorder.take_finished(nodeid))
+            self.finished.append(nodeid)
+            if self.recorder.not_taken_count() >= self.batches.batch_tests:
+                self._hand_over_finished()
+
+    def _hand_over_finished(self) -> None:
+        """The finished tests' results to the batches, taken from the recorder all at once (cheaper per test)."""
+        assert self.batches is not None
+        if self.recorder.changed_after_taken:
+            self.batches.give_up("a test was reported again after its result was sent")
+        self.batches.add(self.recorder.take_finished(self.finished))
+        self.finished = []
 
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         """Report the session; nothing that goes wrong here changes pytest's exit status unless strict."""

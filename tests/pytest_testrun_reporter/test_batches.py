@@ -66,6 +66,30 @@ def test_a_large_session_sends_its_results_in_batches_and_the_run_is_stored_whol
     assert "(201 created)" in printed_lines(result)[0]
 
 
+def test_one_test_with_more_subtests_than_a_batch_holds_fills_several_batches(
+    pytester: pytest.Pytester, collector: CollectorProcess, uploading: ProjectAccess
+) -> None:
+    pytester.makepyfile(
+        test_wide="""
+        def test_table(subtests):
+            for row in range(17):
+                with subtests.test(row=row):
+                    assert row != 13
+
+        def test_after():
+            pass
+        """
+    )
+
+    result = pytester.runpytest("--testrun-report", "-p", "no:cacheprovider")
+
+    puts = [status for _, route, status in requests_of(collector, uploading) if route.endswith("/batches/<seq:int>")]
+    assert puts == [201, 201, 201, 201]  # 19 results, 5 to a batch
+    stored = uploading.get("/api/v1/runs/local%3Abatched", params={"tests_limit": 100}).json()
+    assert stored["counts"]["total"] == 19 and stored["counts"]["failed"] == 2  # the subtest and its parent
+    assert "(201 created)" in printed_lines(result)[0]
+
+
 def test_the_same_session_again_is_a_duplicate_whether_sent_in_batches_or_whole(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, uploading: ProjectAccess
 ) -> None:

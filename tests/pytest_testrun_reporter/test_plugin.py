@@ -362,6 +362,13 @@ def test_the_environment_alone_turns_it_on(pytester: pytest.Pytester, monkeypatc
             ),
         ),
         (
+            "TESTRUN_BATCH_TESTS=50000",
+            (
+                "testrun: warning: environment variable TESTRUN_BATCH_TESTS='50000' must be a whole number of tests "
+                "from 0 (send the run whole, at the end) to 10,000; using the default, 2000"
+            ),
+        ),
+        (
             "TESTRUN_STRICT=maybe",
             (
                 "testrun: warning: environment variable TESTRUN_STRICT='maybe' must be true or false "
